@@ -1,0 +1,98 @@
+"""Key numbers of a batch: cure, time to refractory disease, what drove progression."""
+
+import numpy as np
+from scipy import stats
+
+from analysis.results import Results
+
+
+def km_median(times: np.ndarray, observed: np.ndarray) -> float:
+    """Kaplan-Meier median of right-censored times (NaN if the curve stays above 1/2)."""
+    if not observed.any():
+        return float("nan")
+    data = stats.CensoredData(uncensored=times[observed], right=times[~observed])
+    sf = stats.ecdf(data).sf
+    below = np.nonzero(sf.probabilities <= 0.5)[0]
+    return float(sf.quantiles[below[0]]) if len(below) else float("nan")
+
+
+def refractory_times(results: Results) -> tuple[np.ndarray, np.ndarray]:
+    """Days to refractory disease and whether it was observed.
+
+    Patients who were cured can never become refractory: they are followed event-free to the
+    horizon. Others without refractory disease are censored at their last day.
+    """
+    p = results.patients
+    observed = p["refractory"].to_numpy()
+    times = np.where(observed, p["days_to_refractory"], p["end_day"])
+    times = np.where(p["cured"].to_numpy(), results.horizon_days, times)
+    return times.astype(float), observed
+
+
+def summarize(results: Results) -> dict:
+    """The numbers that answer: how many were cured, when did the rest become refractory,
+    and which mechanisms (pre-existing or acquired) drove each progression."""
+    p = results.patients
+    times, observed = refractory_times(results)
+    lines = results.lines
+    per_line = []
+    for line, group in lines.groupby("line", sort=True):
+        progressed = group[group["progressed"]]
+        drivers = progressed["driver_mechanisms"].replace("", "(sensitive)").value_counts()
+        per_line.append(
+            {
+                "line": int(line),
+                "drugs": group["drugs"].iloc[0],
+                "patients": len(group),
+                "best_response": group["best_response"].value_counts(normalize=True).to_dict(),
+                "progressed": float(group["progressed"].mean()),
+                "drivers": (drivers / max(len(progressed), 1)).to_dict(),
+                "driver_preexisting": float(progressed["driver_preexisting"].mean())
+                if len(progressed)
+                else float("nan"),
+            }
+        )
+    return {
+        "name": results.name,
+        "patients": len(p),
+        "seed": results.manifest["seed"],
+        "engine": results.manifest["engine"],
+        "cured": float(p["cured"].mean()),
+        "refractory": float(p["refractory"].mean()),
+        "lethal": float(p["lethal"].mean()),
+        "median_days_to_refractory": km_median(times, observed),
+        "lines": per_line,
+    }
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def format_summary(results: Results) -> str:
+    """A few lines of plain text for the terminal."""
+    s = summarize(results)
+    median = s["median_days_to_refractory"]
+    median_text = "not reached" if np.isnan(median) else f"{median:.0f} days"
+    out = [
+        f"{s['name']}: {s['patients']} patients, seed {s['seed']}, {s['engine']} engine",
+        f"  cured (no tumour cells left): {_percent(s['cured'])}",
+        f"  refractory disease: {_percent(s['refractory'])}; median time to it (Kaplan-Meier, "
+        f"from treatment start): {median_text}",
+        f"  lethal burden reached: {_percent(s['lethal'])}",
+    ]
+    for line in s["lines"]:
+        responses = ", ".join(
+            f"{k} {_percent(v)}" for k, v in sorted(line["best_response"].items())
+        )
+        out.append(
+            f"  line {line['line']} ({line['drugs']}): {line['patients']} patients; best "
+            f"response {responses}; progressed {_percent(line['progressed'])}"
+        )
+        if line["drivers"]:
+            drivers = ", ".join(f"{k} {_percent(v)}" for k, v in line["drivers"].items())
+            out.append(
+                f"    largest clone at progression: {drivers}; it pre-existed treatment in "
+                f"{_percent(line['driver_preexisting'])}"
+            )
+    return "\n".join(out)

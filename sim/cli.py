@@ -1,0 +1,132 @@
+"""The ``refractory`` command line: run, check, summarize.
+
+Bad input ends with one paragraph on stderr and exit status 2, never a traceback. This is
+the one module that joins the simulator (sim) and the readers of its results (analysis).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.errors import ScenarioError
+
+EXIT_BAD_INPUT = 2
+
+
+def _patient_range(text: str) -> tuple[int, int]:
+    try:
+        start, stop = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected START:STOP (patient indices, stop excluded), e.g. 17:18; got {text!r}"
+        ) from None
+    if not 0 <= start < stop:
+        raise argparse.ArgumentTypeError(f"need 0 <= START < STOP; got {text!r}")
+    return start, stop
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="refractory",
+        description="Simulate how heterogeneous tumours become refractory to treatment.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a scenario's batch of virtual patients")
+    run.add_argument("scenario", type=Path, help="scenario file (TOML)")
+    run.add_argument("--patients", type=_positive, help="number of patients (overrides file)")
+    run.add_argument("--seed", type=int, help="random seed (overrides file)")
+    run.add_argument("--engine", help="simulation engine (overrides file)")
+    run.add_argument("--out", type=Path, help="output folder (default results/<name>)")
+    run.add_argument(
+        "--patient-range",
+        type=_patient_range,
+        metavar="START:STOP",
+        help="run only these patient indices, e.g. 17:18 re-runs patient 17 alone",
+    )
+    run.add_argument(
+        "--chunk-size",
+        type=_positive,
+        default=None,
+        help="patients per chunk written (default 2000)",
+    )
+    run.add_argument("--threads", type=_positive, help="threads (default: all cores)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    check = commands.add_parser("check", help="validate a scenario file and summarise it")
+    check.add_argument("scenario", type=Path)
+
+    summary = commands.add_parser("summary", help="key numbers of a results folder")
+    summary.add_argument("results", type=Path)
+    return parser
+
+
+def _run(args) -> None:
+    from sim.batch import DEFAULT_CHUNK, run_batch
+    from sim.scenario import load_scenario, with_overrides
+
+    scenario = with_overrides(
+        load_scenario(args.scenario), patients=args.patients, seed=args.seed, engine=args.engine
+    )
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    out = args.out or Path("results") / scenario.scenario.name
+    run_batch(
+        scenario,
+        out,
+        source=str(args.scenario),
+        patient_range=args.patient_range,
+        chunk_size=args.chunk_size or DEFAULT_CHUNK,
+        progress=None if not args.quiet else False,
+    )
+    if not args.quiet:
+        _print_summary(out)
+
+
+def _print_summary(folder: Path) -> None:
+    from analysis import format_summary, load
+
+    print(format_summary(load(folder)))
+    print(f"\nResults written to {folder}/ (patients, lines, clones .parquet; manifest.json)")
+
+
+def _check(args) -> None:
+    from sim.compile import compile_model
+    from sim.scenario import load_scenario
+    from sim.summary import describe
+
+    scenario = load_scenario(args.scenario)
+    compile_model(scenario)
+    print(describe(scenario))
+    print(f"\n{args.scenario}: valid.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``refractory`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    handlers = {"run": _run, "check": _check, "summary": lambda a: _print_summary(a.results)}
+    try:
+        handlers[args.command](args)
+    except ScenarioError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished chunks are kept; run the same command to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

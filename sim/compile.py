@@ -1,0 +1,73 @@
+"""Turn a validated Scenario into the arrays the compiled kernels read.
+
+The only place where model objects become arrays: dtypes and contiguity are fixed here so
+that each kernel compiles once for every scenario.
+"""
+
+import numpy as np
+
+from kernels.compartment import PatientModel
+from sim.scenario import Scenario
+
+#: Total size below which the compartment engine simulates event by event (exact Gillespie).
+EXACT_BELOW = 100
+#: Largest expected log-growth of any clone in one exact-transition step.
+MAX_LOG_GROWTH = 0.1
+#: Detection and lethal sizes are reached within this relative tolerance.
+THRESHOLD_TOLERANCE = 0.01
+#: More mutants of one kind in one step than this are grouped by arrival time.
+MUTANT_BINS = 16
+#: Clone slots per patient when mechanisms allow more genotypes than this.
+MAX_CLONE_SLOTS = 1024
+
+
+def genotype_names(genotype: int, mechanism_names: tuple[str, ...]) -> str:
+    """Mechanism names of a genotype bitmask joined by "+" ("" for none)."""
+    return "+".join(name for i, name in enumerate(mechanism_names) if genotype >> i & 1)
+
+
+def compile_model(scenario: Scenario) -> PatientModel:
+    """Arrays and scalars for the kernels."""
+    tumor = scenario.tumor
+    mechanisms = scenario.mechanisms
+    drugs = scenario.drugs
+    drug_names = [drug.name for drug in drugs]
+    mechanism_names = [m.name for m in mechanisms]
+    resistance = np.zeros((len(mechanisms), len(drugs)), np.float64)
+    for i, mechanism in enumerate(mechanisms):
+        for drug, fraction in mechanism.resists:
+            resistance[i, drug_names.index(drug)] = fraction
+    line_drugs = np.zeros((len(scenario.lines), len(drugs)), np.int64)
+    for line_index, line in enumerate(scenario.lines):
+        for drug in line.drugs:
+            line_drugs[line_index, drug_names.index(drug)] = 1
+    start_genotypes = np.array(
+        [sum(1 << mechanism_names.index(m) for m in clone.mechanisms) for clone in tumor.clones],
+        np.int64,
+    )
+    start_cells = np.array([int(clone.cells) for clone in tumor.clones], np.int64)
+    return PatientModel(
+        birth_rate=float(tumor.birth_rate),
+        death_rate=float(tumor.death_rate),
+        mutation_rate=np.array([m.mutation_rate for m in mechanisms], np.float64),
+        birth_factor=np.array([1.0 - m.fitness_cost for m in mechanisms], np.float64),
+        resistance=resistance,
+        drug_max_effect=np.array([d.max_effect for d in drugs], np.float64),
+        drug_lowers_birth=np.array([d.effect == "birth" for d in drugs], np.int64),
+        line_drugs=line_drugs,
+        line_takes_max=np.array([line.combine == "max" for line in scenario.lines], np.int64),
+        start_genotypes=start_genotypes,
+        start_cells=start_cells,
+        detection_cells=float(tumor.detection_cells),
+        lethal_cells=float(tumor.lethal_cells),
+        horizon_days=float(scenario.scenario.horizon_days),
+        scan_every_days=float(scenario.monitoring.scan_every_days),
+        progression_increase=float(scenario.monitoring.progression_increase),
+        partial_response_decrease=float(scenario.monitoring.partial_response_decrease),
+        visible_cells=float(scenario.effective_visible_cells),
+        exact_below=float(EXACT_BELOW),
+        max_log_growth=MAX_LOG_GROWTH,
+        threshold_tolerance=THRESHOLD_TOLERANCE,
+        max_clones=min(2 ** len(mechanisms), MAX_CLONE_SLOTS),
+        mutant_bins=MUTANT_BINS,
+    )

@@ -1,0 +1,149 @@
+"""Result tables: the kernels' coded arrays turned into named pandas DataFrames.
+
+Three tables per batch (documented in the README): ``patients`` (one row per patient),
+``lines`` (one row per patient and line received) and ``clones`` (clones alive at treatment
+start, at each progression and at the end). Days count from the start of treatment.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kernels import compartment as k
+from sim.compile import genotype_names
+from sim.engine import RawChunk
+from sim.scenario import Scenario
+
+RESPONSES = {k.RESPONSE_CR: "CR", k.RESPONSE_PR: "PR", k.RESPONSE_SD: "SD", k.RESPONSE_PD: "PD"}
+END_REASONS = {
+    k.END_PROGRESSION: "progression",
+    k.END_CURED: "cured",
+    k.END_LETHAL: "lethal",
+    k.END_HORIZON: "horizon",
+}
+TABLES = ("patients", "lines", "clones")
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The result tables of a batch or of one chunk of it."""
+
+    patients: pd.DataFrame
+    lines: pd.DataFrame
+    clones: pd.DataFrame
+
+    def as_dict(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in TABLES}
+
+
+def _patients(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
+    p = raw.patients
+    return pd.DataFrame(
+        {
+            "patient": index,
+            "cured": p[:, k.P_CURED] == 1,
+            "refractory": p[:, k.P_REFRACTORY] == 1,
+            "days_to_refractory": p[:, k.P_DAYS_TO_REFRACTORY],
+            "lethal": p[:, k.P_LETHAL] == 1,
+            "days_to_lethal": p[:, k.P_DAYS_TO_LETHAL],
+            "days_to_detection": p[:, k.P_DAYS_TO_DETECTION],
+            "cells_at_start": p[:, k.P_CELLS_AT_START].astype(np.int64),
+            "resistant_cells_at_start": p[:, k.P_RESISTANT_AT_START].astype(np.int64),
+            "cells_at_end": p[:, k.P_CELLS_AT_END].astype(np.int64),
+            "lines_received": p[:, k.P_LINES_RECEIVED].astype(np.int64),
+            "end_day": p[:, k.P_END_DAY],
+        }
+    )
+
+
+def _moment_names(n_lines: int) -> list[str]:
+    return ["start"] + [f"progression_{line + 1}" for line in range(n_lines)] + ["end"]
+
+
+def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
+    p, m, s = np.nonzero(raw.snap_cells > 0)
+    genotypes = raw.genotypes[p, s]
+    names = {g: genotype_names(int(g), mechanism_names) for g in np.unique(genotypes)}
+    first_seen = raw.snap_first[p, m, s]
+    moments = np.array(_moment_names(raw.lines.shape[1]), dtype=object)
+    frame = pd.DataFrame(
+        {
+            "patient": index[p],
+            "moment": moments[m],
+            "day": raw.snap_day[p, m],
+            "mechanisms": [names[g] for g in genotypes],
+            "cells": raw.snap_cells[p, m, s],
+            "first_seen_day": first_seen,
+            "preexisting": first_seen <= 0.0,
+        }
+    )
+    return frame
+
+
+def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.DataFrame):
+    n = raw.lines.shape[0]
+    n_lines = raw.lines.shape[1]
+    if n_lines == 0:
+        return pd.DataFrame(
+            columns=[
+                "patient",
+                "line",
+                "drugs",
+                "start_day",
+                "end_day",
+                "best_response",
+                "progressed",
+                "days_to_progression",
+                "end_reason",
+                "driver_mechanisms",
+                "driver_preexisting",
+            ]
+        )
+    flat = raw.lines.reshape(n * n_lines, -1)
+    received = ~np.isnan(flat[:, k.L_START_DAY])
+    flat = flat[received]
+    patient = np.repeat(index, n_lines)[received]
+    line = np.tile(np.arange(1, n_lines + 1), n)[received]
+    labels = np.array(["+".join(line.drugs) for line in scenario.lines], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "patient": patient,
+            "line": line,
+            "drugs": labels[line - 1],
+            "start_day": flat[:, k.L_START_DAY],
+            "end_day": flat[:, k.L_END_DAY],
+            "best_response": [RESPONSES.get(int(c)) for c in flat[:, k.L_BEST_RESPONSE]],
+            "progressed": flat[:, k.L_PROGRESSED] == 1,
+            "days_to_progression": flat[:, k.L_DAYS_TO_PROGRESSION],
+            "end_reason": [END_REASONS[int(c)] for c in flat[:, k.L_END_REASON]],
+        }
+    )
+    return frame.merge(_drivers(clones), on=["patient", "line"], how="left")
+
+
+def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
+    """The largest clone at each progression: what drove it, and whether it pre-existed."""
+    at_progression = clones[clones["moment"].str.startswith("progression_")]
+    largest = at_progression.sort_values("cells", ascending=False, kind="stable")
+    largest = largest.drop_duplicates(["patient", "moment"])
+    return pd.DataFrame(
+        {
+            "patient": largest["patient"].to_numpy(),
+            "line": largest["moment"].str.removeprefix("progression_").astype(np.int64).to_numpy(),
+            "driver_mechanisms": largest["mechanisms"].to_numpy(),
+            "driver_preexisting": largest["preexisting"].to_numpy(),
+        }
+    )
+
+
+def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> Tables:
+    """Named tables for one chunk of patients."""
+    index = np.arange(raw.first, raw.first + raw.patients.shape[0], dtype=np.int64)
+    names = tuple(m.name for m in scenario.mechanisms)
+    clones = _clones(raw, index, names)
+    return Tables(
+        patients=_patients(raw, index),
+        lines=_lines(raw, index, scenario, clones),
+        clones=clones,
+    )
