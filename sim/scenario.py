@@ -1,0 +1,460 @@
+"""Scenario files: TOML read with tomllib and validated into frozen pydantic models.
+
+Every leaf type below carries its rule as text, so an invalid value is reported as
+"<field> must be <rule>; got <value>" (see sim.errors) instead of pydantic's wording.
+"""
+
+import hashlib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from sim.errors import Problem, ScenarioError, from_validation_error, number, quoted
+
+#: Simulation engines a scenario may ask for; add a name here when an engine is added.
+ENGINES = ("compartment",)
+STARTS = ("single_cell", "cells")
+EFFECTS = ("death", "birth")
+COMBINES = ("add", "max")
+STOP_RULES = ("progression",)
+#: Genotypes are bitmasks of mechanisms in an int64.
+MAX_MECHANISMS = 62
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _typed(base: Any, rule: str, check: Callable[[Any], Any]) -> Any:
+    """A type checked by `check` (before pydantic's own, now certain, coercion to `base`),
+    with its rule kept as the field description for "missing" messages."""
+    return Annotated[base, Field(description=rule), BeforeValidator(check)]
+
+
+def _finite(value: Any) -> float | None:
+    """The value as a finite float, or None for non-numbers, booleans, nan and inf."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _numeric(
+    low: float,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+    whole: bool = False,
+    unit: str = "",
+) -> tuple[str, Callable[[Any], Any]]:
+    """Rule text and checker for a finite number (a whole one if `whole`) within bounds."""
+    if high is None:
+        kind = "a whole number" if whole else "a finite number"
+        rule = f"{kind} {'>' if open_low else '>='} {number(low)}"
+    else:
+        left, right = "(["[not open_low], ")]"[not open_high]
+        rule = f"a number in {left}{number(low)}, {number(high)}{right}"
+    rule += f" ({unit})" if unit else ""
+
+    def check(value: Any) -> Any:
+        x = _finite(value)
+        ok = (
+            x is not None
+            and (x > low if open_low else x >= low)
+            and (high is None or (x < high if open_high else x <= high))
+            and (not whole or x.is_integer())
+        )
+        if not ok:
+            raise Problem(f"must be {rule}", given=value)
+        if whole:
+            return value if isinstance(value, int) else int(x)
+        return x
+
+    return rule, check
+
+
+def _number(low: float, high: float | None = None, **options: Any) -> Any:
+    """A float (or int, with whole=True) field type; see `_numeric`."""
+    return _typed(int if options.get("whole") else float, *_numeric(low, high, **options))
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    """A string field limited to `options`."""
+    rule = f"one of {quoted(options)}"
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in options:
+            raise Problem(f"must be {rule}", given=value)
+        return value
+
+    return _typed(str, rule, check)
+
+
+def _text(rule: str, *, nonempty: bool) -> Any:
+    """A free-text string field."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or (nonempty and not value.strip()):
+            raise Problem(f"must be {rule}", given=value)
+        return value
+
+    return _typed(str, rule, check)
+
+
+_NAME_RULE = 'a name made of letters, digits, "_", "." and "-" (no spaces; "+" joins names)'
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise Problem(f"must be {_NAME_RULE}", given=value)
+    return value
+
+
+def _names(kind: str, *, nonempty: bool) -> Any:
+    """A list of distinct `kind` names, e.g. the drugs of a line."""
+    rule = f'a list of distinct {kind} names such as ["A", "B"]'
+
+    def check(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise Problem(f"must be {rule}", given=value)
+        if nonempty and not value:
+            raise Problem(f"must name at least one {kind}", given=value)
+        for position, item in enumerate(value):
+            try:
+                _check_name(item)
+            except Problem as problem:
+                raise Problem(problem.text, given=item, loc=(position,)) from None
+        repeated = sorted({item for item in value if value.count(item) > 1})
+        if repeated:
+            raise Problem(
+                f"must not name a {kind} twice ({quoted(repeated)} repeated)",
+                given=value,
+                fix=f"Remove the repeated {kind} names.",
+            )
+        return tuple(value)
+
+    return _typed(tuple[str, ...], rule, check)
+
+
+def _resistances() -> Any:
+    """Drug name -> fraction of that drug's effect removed; kept as pairs so models hash."""
+    fraction_rule, fraction = _numeric(0, 1, unit="fraction of the drug's effect removed")
+    rule = f"a table of drug name = {fraction_rule}, such as {{ A = 1.0 }}"
+
+    def check(value: Any) -> tuple[tuple[str, float], ...]:
+        if not isinstance(value, dict):
+            raise Problem(f"must be {rule}", given=value)
+        pairs = []
+        for drug, amount in value.items():
+            try:
+                pairs.append((_check_name(drug), fraction(amount)))
+            except Problem as problem:
+                raise Problem(problem.text, given=problem.given, loc=(drug,)) from None
+        return tuple(pairs)
+
+    serialize = PlainSerializer(dict, return_type=dict[str, float])
+    return Annotated[_typed(tuple[tuple[str, float], ...], rule, check), serialize]
+
+
+Name = _typed(str, _NAME_RULE, _check_name)
+CellCount = _number(1, unit="cells")
+
+
+class _Table(BaseModel):
+    """A TOML table: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScenarioMeta(_Table):
+    """[scenario]: what to run and how many times."""
+
+    name: _text("a non-empty string", nonempty=True)
+    patients: _number(1, whole=True, unit="simulated patients") = 100
+    seed: _number(0, whole=True, unit="random seed") = 0
+    horizon_days: _number(0, open_low=True, unit="days from treatment start") = 3650.0
+    engine: _choice(ENGINES) = ENGINES[0]
+    description: _text("a string", nonempty=False) = ""
+
+
+class Clone(_Table):
+    """[[tumor.clone]]: an initial population carrying some mechanisms."""
+
+    mechanisms: _names("mechanism", nonempty=False) = ()
+    cells: _number(1, whole=True, unit="cells")
+
+
+class Tumor(_Table):
+    """[tumor]: growth rates and how the tumour starts."""
+
+    birth_rate: _number(0, open_low=True, unit="per cell per day")
+    death_rate: _number(0, unit="per cell per day")
+    start: _choice(STARTS) = STARTS[0]
+    detection_cells: CellCount = 1e9
+    lethal_cells: CellCount = 1e12
+    clones: tuple[Clone, ...] = Field(default=(), alias="clone")
+
+    @property
+    def treatment_start_cells(self) -> float:
+        """Tumour burden when treatment begins: detection size, or the clones' total."""
+        if self.start == "cells":
+            return float(sum(clone.cells for clone in self.clones))
+        return self.detection_cells
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Tumor":
+        """The start mode, clones, and size thresholds must fit together."""
+        if self.start == "single_cell" and self.clones:
+            raise Problem(
+                f'is only allowed with start = "cells", but start = "single_cell" and '
+                f"{len(self.clones)} [[tumor.clone]] table(s) are given",
+                loc=("clone",),
+                fix='Set start = "cells" in [tumor], or remove the [[tumor.clone]] tables.',
+            )
+        if self.start == "cells" and not self.clones:
+            raise Problem(
+                'needs at least one [[tumor.clone]] table when start = "cells"; none is given',
+                loc=("clone",),
+                fix='Add [[tumor.clone]] tables with cells = ..., or use start = "single_cell".',
+            )
+        if self.start == "single_cell" and self.death_rate >= self.birth_rate:
+            raise Problem(
+                f"must be below tumor.birth_rate ({number(self.birth_rate)}) when "
+                'start = "single_cell", or the tumour never grows to detection',
+                given=self.death_rate,
+                loc=("death_rate",),
+                fix="Lower death_rate or raise birth_rate in [tumor].",
+            )
+        floor, floor_name = self.detection_cells, "tumor.detection_cells"
+        if self.start == "cells" and self.treatment_start_cells >= floor:
+            floor, floor_name = self.treatment_start_cells, "the total cells of the clones"
+        if self.lethal_cells <= floor:
+            raise Problem(
+                f"must be greater than {floor_name} ({number(floor)})",
+                given=self.lethal_cells,
+                loc=("lethal_cells",),
+                fix=f"Raise lethal_cells in [tumor] or lower {floor_name}.",
+            )
+        return self
+
+
+class Mechanism(_Table):
+    """[[mechanism]]: a heritable alteration that cells gain by mutation."""
+
+    name: Name
+    mutation_rate: _number(0, 1, unit="a probability per division") = 0.0
+    resists: _resistances() = ()
+    fitness_cost: _number(0, 1, open_high=True, unit="fractional loss of birth rate") = 0.0
+
+    def resistance(self, drug: str) -> float:
+        """Fraction of `drug`'s effect this mechanism removes (0 when not listed)."""
+        return dict(self.resists).get(drug, 0.0)
+
+
+class Drug(_Table):
+    """[[drug]]: a drug and its maximal effect on a fully sensitive cell."""
+
+    name: Name
+    effect: _choice(EFFECTS) = EFFECTS[0]
+    max_effect: _number(0, unit="per day")
+
+
+class Line(_Table):
+    """[[line]]: one line of therapy, given until the stop rule fires."""
+
+    drugs: _names("drug", nonempty=True)
+    combine: _choice(COMBINES) = COMBINES[0]
+    until: _choice(STOP_RULES) = STOP_RULES[0]
+    name: _text("a non-empty string", nonempty=True) = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        """An unnamed line is labelled by its drugs joined with "+" ("A+B")."""
+        if isinstance(data, dict) and "name" not in data:
+            drugs = data.get("drugs")
+            if isinstance(drugs, list | tuple) and all(isinstance(d, str) for d in drugs):
+                return {**data, "name": "+".join(drugs)}
+        return data
+
+
+class Monitoring(_Table):
+    """[monitoring]: how often the tumour is scanned and how scans are read."""
+
+    scan_every_days: _number(0, open_low=True, unit="days") = 56.0
+    progression_increase: _number(0, unit="fraction above the line's nadir") = 0.2
+    partial_response_decrease: _number(
+        0, 1, open_low=True, open_high=True, unit="fraction below the line's baseline"
+    ) = 0.3
+    visible_cells: _number(1, unit="cells; smaller burdens read as no visible disease") | None = (
+        None
+    )
+
+
+class Scenario(_Table):
+    """A whole scenario file; cross-table references are checked here."""
+
+    scenario: ScenarioMeta
+    tumor: Tumor
+    mechanisms: tuple[Mechanism, ...] = Field(default=(), alias="mechanism")
+    drugs: tuple[Drug, ...] = Field(default=(), alias="drug")
+    lines: tuple[Line, ...] = Field(default=(), alias="line")
+    monitoring: Monitoring = Monitoring()
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<scenario>") -> "Scenario":
+        """Validate parsed TOML (or `to_dict` output); errors name `source`."""
+        return parse_scenario(data, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with TOML keys, accepted back by `from_dict` (used in manifests)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    @property
+    def effective_visible_cells(self) -> float:
+        """Burden below which a scan shows no visible disease (default: 1% of the start)."""
+        if self.monitoring.visible_cells is not None:
+            return self.monitoring.visible_cells
+        return 0.01 * self.tumor.treatment_start_cells
+
+    def mechanism_index(self, name: str) -> int:
+        """Position of the named mechanism (its bit in genotype masks)."""
+        return _index(self.mechanisms, name, "mechanism")
+
+    def drug_index(self, name: str) -> int:
+        """Position of the named drug."""
+        return _index(self.drugs, name, "drug")
+
+    @model_validator(mode="after")
+    def _references(self) -> "Scenario":
+        """Names are unique and every name used refers to something defined."""
+        _require_unique(self.mechanisms, "mechanism")
+        _require_unique(self.drugs, "drug")
+        if len(self.mechanisms) > MAX_MECHANISMS:
+            raise Problem(
+                f"must have at most {MAX_MECHANISMS} entries (genotypes are 64-bit masks)",
+                given=len(self.mechanisms),
+                loc=("mechanism",),
+                fix="Remove or merge [[mechanism]] tables.",
+            )
+        total = math.fsum(mechanism.mutation_rate for mechanism in self.mechanisms)
+        if total > 1:
+            raise Problem(
+                "mutation rates must sum to at most 1 (they share each division)",
+                given=total,
+                loc=("mechanism",),
+                fix="Lower the mutation_rate values in the [[mechanism]] tables.",
+            )
+        drugs = [drug.name for drug in self.drugs]
+        mechanisms = [mechanism.name for mechanism in self.mechanisms]
+        for i, mechanism in enumerate(self.mechanisms):
+            used = [drug for drug, _ in mechanism.resists]
+            _require_defined(used, drugs, "drug", ("mechanism", i, "resists"), "resists")
+        for i, line in enumerate(self.lines):
+            _require_defined(line.drugs, drugs, "drug", ("line", i, "drugs"), "the line")
+        for i, clone in enumerate(self.tumor.clones):
+            loc = ("tumor", "clone", i, "mechanisms")
+            _require_defined(clone.mechanisms, mechanisms, "mechanism", loc, "the clone")
+        return self
+
+
+def _require_unique(entries: Sequence[Mechanism | Drug], kind: str) -> None:
+    first: dict[str, int] = {}
+    for position, entry in enumerate(entries):
+        if entry.name in first:
+            raise Problem(
+                f"repeats the name of {kind} #{first[entry.name] + 1}",
+                given=entry.name,
+                loc=(kind, position, "name"),
+                fix=f"Give each [[{kind}]] its own name.",
+            )
+        first[entry.name] = position
+
+
+def _require_defined(
+    used: Sequence[str], defined: Sequence[str], kind: str, loc: tuple, where: str
+) -> None:
+    for name in used:
+        if name not in defined:
+            known = f"defined: {quoted(defined)}" if defined else "none are defined"
+            raise Problem(
+                f'names {kind} "{name}", which no [[{kind}]] defines ({known})',
+                loc=loc,
+                fix=f'Add a [[{kind}]] named "{name}" or remove it from {where}.',
+            )
+
+
+def _index(entries: Sequence[Mechanism | Drug], name: str, kind: str) -> int:
+    for position, entry in enumerate(entries):
+        if entry.name == name:
+            return position
+    raise KeyError(f'no {kind} named "{name}" (defined: {quoted([e.name for e in entries])})')
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a parsed scenario; any problem raises a one-paragraph ScenarioError."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise from_validation_error(error, source, data, Scenario) from None
+
+
+def load_scenario(path: str | os.PathLike) -> Scenario:
+    """Read and validate a scenario TOML file."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ScenarioError(
+            source, f"no such file (looked for {os.path.abspath(source)})", "Check the path."
+        ) from None
+    except OSError as error:
+        raise ScenarioError(
+            source, f"cannot be read ({error.strerror})", "Check that it is a readable file."
+        ) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(source, "is not UTF-8 text", "Save it as UTF-8 TOML.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(
+            source, f"is not valid TOML: {error}", "Fix the syntax at that line."
+        ) from None
+    return parse_scenario(data, source)
+
+
+def with_overrides(
+    scenario: Scenario,
+    patients: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    source: str = "command-line override",
+) -> Scenario:
+    """A copy with [scenario] values replaced (None keeps the value), revalidated."""
+    data = scenario.to_dict()
+    changes = {"patients": patients, "seed": seed, "engine": engine}
+    data["scenario"].update({key: value for key, value in changes.items() if value is not None})
+    return parse_scenario(data, source)
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """sha256 of the canonical JSON of a scenario, ignoring `patients` (batches may grow)."""
+    data = scenario.to_dict()
+    del data["scenario"]["patients"]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
