@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis.results import ResultsError
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"run": _run, "check": _check, "summary": lambda a: _print_summary(a.results)}
     try:
         handlers[args.command](args)
-    except ScenarioError as error:
+    except (ScenarioError, ResultsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -1,0 +1,138 @@
+"""Batches: reproducibility across threads, chunks and resumption; the output files."""
+
+import json
+
+import numba
+import pandas as pd
+import pytest
+
+from sim.batch import run_batch
+from sim.errors import ScenarioError
+from sim.scenario import load_scenario, with_overrides
+
+PATIENT_COLUMNS = [
+    "patient",
+    "cured",
+    "refractory",
+    "days_to_refractory",
+    "lethal",
+    "days_to_lethal",
+    "days_to_detection",
+    "cells_at_start",
+    "resistant_cells_at_start",
+    "cells_at_end",
+    "lines_received",
+    "end_day",
+]
+LINE_COLUMNS = [
+    "patient",
+    "line",
+    "drugs",
+    "start_day",
+    "end_day",
+    "best_response",
+    "progressed",
+    "days_to_progression",
+    "end_reason",
+    "driver_mechanisms",
+    "driver_preexisting",
+]
+CLONE_COLUMNS = [
+    "patient",
+    "moment",
+    "day",
+    "mechanisms",
+    "cells",
+    "first_seen_day",
+    "preexisting",
+]
+
+
+def _frames(folder):
+    return {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in ("patients", "lines", "clones")
+    }
+
+
+def _assert_same(a, b):
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
+
+
+def test_output_files_and_columns(small_scenario_file, tmp_path):
+    out = tmp_path / "out"
+    run_batch(load_scenario(small_scenario_file), out, chunk_size=25)
+    frames = _frames(out)
+    assert list(frames["patients"].columns) == PATIENT_COLUMNS
+    assert list(frames["lines"].columns) == LINE_COLUMNS
+    assert list(frames["clones"].columns) == CLONE_COLUMNS
+    assert frames["patients"]["patient"].tolist() == list(range(60))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["seed"] == 11 and manifest["patients"] == 60
+    assert manifest["scenario"]["scenario"]["name"] == "small"
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+def test_same_results_whatever_threads_and_chunks(small_scenario_file, tmp_path):
+    scenario = load_scenario(small_scenario_file)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        run_batch(scenario, tmp_path / "one", chunk_size=60)
+    finally:
+        numba.set_num_threads(threads)
+    run_batch(scenario, tmp_path / "many", chunk_size=7)
+    _assert_same(_frames(tmp_path / "one"), _frames(tmp_path / "many"))
+
+
+def test_single_patient_rerun_alone(small_scenario_file, tmp_path):
+    scenario = load_scenario(small_scenario_file)
+    whole = run_batch(scenario, tmp_path / "whole")
+    alone = run_batch(scenario, tmp_path / "alone", patient_range=(17, 18))
+    expected = whole.patients[whole.patients["patient"] == 17].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone.patients, expected)
+
+
+def test_interrupted_batch_resumes_to_identical_files(small_scenario_file, tmp_path, monkeypatch):
+    scenario = load_scenario(small_scenario_file)
+    run_batch(scenario, tmp_path / "straight", chunk_size=10)
+
+    import sim.batch
+
+    calls = {"n": 0}
+    real = sim.batch._write_chunk
+
+    def crash_after_three(*args):
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        real(*args)
+
+    monkeypatch.setattr(sim.batch, "_write_chunk", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(scenario, tmp_path / "resumed", chunk_size=10)
+    monkeypatch.setattr(sim.batch, "_write_chunk", real)
+    done = sorted(p.name for p in (tmp_path / "resumed" / "chunks").glob("*.patients.parquet"))
+    assert len(done) == 3
+    run_batch(scenario, tmp_path / "resumed", chunk_size=10)
+    _assert_same(_frames(tmp_path / "straight"), _frames(tmp_path / "resumed"))
+    straight = sorted(p.name for p in (tmp_path / "straight").rglob("*.parquet"))
+    resumed = sorted(p.name for p in (tmp_path / "resumed").rglob("*.parquet"))
+    assert straight == resumed
+
+
+def test_changed_scenario_is_refused(small_scenario_file, tmp_path):
+    scenario = load_scenario(small_scenario_file)
+    run_batch(scenario, tmp_path / "out", patient_range=(0, 5))
+    with pytest.raises(ScenarioError, match="different scenario"):
+        run_batch(with_overrides(scenario, seed=12), tmp_path / "out", patient_range=(0, 5))
+
+
+def test_more_patients_extend_a_batch(small_scenario_file, tmp_path):
+    scenario = load_scenario(small_scenario_file)
+    run_batch(with_overrides(scenario, patients=20), tmp_path / "out", chunk_size=10)
+    extended = run_batch(scenario, tmp_path / "out", chunk_size=10)
+    fresh = run_batch(scenario, tmp_path / "fresh", chunk_size=10)
+    pd.testing.assert_frame_equal(extended.patients, fresh.patients)
