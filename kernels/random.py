@@ -1,0 +1,384 @@
+"""Random generator and exact discrete/continuous samplers, compiled with Numba.
+
+Every kernel is ``@numba.njit(cache=True)``, takes only scalars and numpy arrays, uses
+``math`` only and allocates nothing, so the same source can later be compiled as CUDA
+device functions. The generator state is a ``uint64[4]`` array mutated in place.
+
+Exactness at huge parameters (Poisson means up to 1e16, binomial n up to 1e15) relies on
+Loader's (2000) saddle-point form of the log-probabilities (``_stirlerr`` and ``_bd0``)
+instead of differences of ``lgamma`` values, and on keeping the integer part of the mean
+apart from its fraction when a proposal is rounded to an integer.
+"""
+
+import math
+
+import numba
+
+_U64_5 = numba.uint64(5)
+_U64_9 = numba.uint64(9)
+_TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
+_TWO_M52 = 1.0 / 4503599627370496.0  # 2**-52
+_LOG_SQRT_2PI = 0.91893853320467274178  # log(sqrt(2 pi))
+_TWO_PI = 6.283185307179586
+
+
+@numba.njit(cache=True)
+def _rotl(x, k):
+    """Rotate the uint64 ``x`` left by ``k`` bits (0 < k < 64)."""
+    return (x << numba.uint64(k)) | (x >> numba.uint64(64 - k))
+
+
+@numba.njit(cache=True)
+def next_u64(state):
+    """Next 64-bit output of xoshiro256** (Blackman & Vigna 2018); advances ``state``.
+
+    ``state`` is a uint64[4] array that must not be all zero.
+    """
+    s0 = state[0]
+    s1 = state[1]
+    s2 = state[2] ^ s0
+    s3 = state[3] ^ s1
+    result = _rotl(s1 * _U64_5, 7) * _U64_9
+    state[0] = s0 ^ s3
+    state[1] = s1 ^ s2
+    state[2] = s2 ^ (s1 << numba.uint64(17))
+    state[3] = _rotl(s3, 45)
+    return result
+
+
+@numba.njit(cache=True)
+def uniform(state):
+    """Uniform float64 in [0, 1) from the top 53 bits of one xoshiro output."""
+    return (next_u64(state) >> numba.uint64(11)) * _TWO_M53
+
+
+@numba.njit(cache=True)
+def open_uniform(state):
+    """Uniform float64 in the open interval (0, 1), safe to take logs of.
+
+    Midpoints (j + 1/2) 2**-52 of a 52-bit grid, so neither 0 nor 1 can occur.
+    """
+    return ((next_u64(state) >> numba.uint64(12)) + 0.5) * _TWO_M52
+
+
+@numba.njit(cache=True)
+def exponential(state):
+    """Exponential variate with rate 1, by inversion: -log(U) with U in (0, 1)."""
+    return -math.log(open_uniform(state))
+
+
+@numba.njit(cache=True)
+def normal(state):
+    """Standard normal variate by Box-Muller (1958), using one of the pair (no cache)."""
+    radius = math.sqrt(-2.0 * math.log(open_uniform(state)))
+    return radius * math.cos(_TWO_PI * uniform(state))
+
+
+@numba.njit(cache=True)
+def _log1pmx(x):
+    """log(1 + x) - x without cancellation for small |x| (x > -1).
+
+    Uses log1p(x) = 2 atanh(z), z = x / (2 + x), so log1p(x) - x = -x z + 2 z^3 sum z^2k/(2k+3).
+    """
+    if abs(x) > 0.25:
+        return math.log1p(x) - x
+    z = x / (2.0 + x)
+    z2 = z * z
+    total = 0.0
+    power = 1.0
+    k = 3.0
+    while True:
+        term = power / k
+        total += term
+        if term < 1e-17 * total:
+            break
+        power *= z2
+        k += 2.0
+    return -x * z + 2.0 * z * z2 * total
+
+
+@numba.njit(cache=True)
+def _gamma_large(state, shape):
+    """Gamma(shape >= 1) by Marsaglia & Tsang (2000), acceptance test free of cancellation.
+
+    d(1 - v + log v) is evaluated as d(3 log1pmx(y) - 3y^2 - y^3) with v = (1 + y)^3, which
+    keeps the test exact to rounding even for shape ~ 1e13.
+    """
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        x = normal(state)
+        y = c * x
+        if y <= -1.0:
+            continue
+        v = (1.0 + y) * (1.0 + y) * (1.0 + y)
+        u = open_uniform(state)
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            return d * v
+        y2 = y * y
+        if math.log(u) < 0.5 * x2 + d * (3.0 * _log1pmx(y) - 3.0 * y2 - y2 * y):
+            return d * v
+
+
+@numba.njit(cache=True)
+def gamma(state, shape):
+    """Gamma variate with scale 1 and ``shape`` > 0 (Marsaglia & Tsang 2000).
+
+    For shape < 1 draws Gamma(shape + 1) * U**(1/shape) (Marsaglia & Tsang's boost).
+    """
+    if shape >= 1.0:
+        return _gamma_large(state, shape)
+    boost = math.exp(math.log(open_uniform(state)) / shape)
+    return _gamma_large(state, shape + 1.0) * boost
+
+
+@numba.njit(cache=True)
+def _stirlerr(n):
+    """log(n!) - log(sqrt(2 pi n) (n/e)^n) for integer n >= 1 (Loader 2000)."""
+    if n <= 15:
+        x = float(n)
+        return math.lgamma(x + 1.0) - (x + 0.5) * math.log(x) + x - _LOG_SQRT_2PI
+    inv = 1.0 / n
+    inv2 = inv * inv
+    return (
+        1.0 / 12.0
+        - (1.0 / 360.0 - (1.0 / 1260.0 - (1.0 / 1680.0 - inv2 / 1188.0) * inv2) * inv2) * inv2
+    ) * inv
+
+
+@numba.njit(cache=True)
+def _bd0(x, m, diff):
+    """Deviance term x log(x/m) + m - x for x, m > 0, given diff = x - m computed exactly.
+
+    Series in v = diff / (x + m) when x is close to m (Loader 2000), else x log1p(diff/m) - diff.
+    """
+    if abs(diff) < 0.1 * (x + m):
+        v = diff / (x + m)
+        s = diff * v
+        ej = 2.0 * x * v
+        v2 = v * v
+        j = 1.0
+        while True:
+            ej *= v2
+            s_next = s + ej / (2.0 * j + 1.0)
+            if s_next == s:
+                return s
+            s = s_next
+            j += 1.0
+    return x * math.log1p(diff / m) - diff
+
+
+@numba.njit(cache=True)
+def _split(x):
+    """Integer part (int64) and fractional part (float64) of a non-negative float."""
+    whole = math.floor(x)
+    return numba.int64(whole), x - whole
+
+
+@numba.njit(cache=True)
+def _poisson_inversion(state, lam):
+    """Poisson(lam) for small lam by sequential-search inversion (Devroye 1986, X.3.3)."""
+    while True:
+        u = uniform(state)
+        k = 0
+        f = math.exp(-lam)
+        while u > f and f > 0.0:
+            u -= f
+            k += 1
+            f *= lam / k
+        if f > 0.0:
+            return numba.int64(k)
+
+
+@numba.njit(cache=True)
+def _poisson_log_pmf(k, lam, lam_whole, lam_frac):
+    """log P(K = k) for K ~ Poisson(lam), lam = lam_whole + lam_frac, stable for huge lam."""
+    if k == 0:
+        return -lam
+    diff = float(k - lam_whole) - lam_frac
+    return -_stirlerr(k) - _bd0(float(k), lam, diff) - 0.5 * math.log(_TWO_PI * k)
+
+
+@numba.njit(cache=True)
+def _poisson_ptrs(state, lam):
+    """Poisson(lam >= 10) by Hormann's (1993) PTRS transformed rejection."""
+    lam_whole, lam_frac = _split(lam)
+    b = 0.931 + 2.53 * math.sqrt(lam)
+    a = -0.059 + 0.02483 * b
+    log_inv_alpha = math.log(1.1239 + 1.1328 / (b - 3.4))
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+    while True:
+        u = open_uniform(state) - 0.5
+        v = open_uniform(state)
+        us = 0.5 - abs(u)
+        k = lam_whole + numba.int64(math.floor((2.0 * a / us + b) * u + lam_frac + 0.43))
+        if us >= 0.07 and v <= v_r:
+            return k
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        log_hat = math.log(v) + log_inv_alpha - math.log(a / (us * us) + b)
+        if log_hat <= _poisson_log_pmf(k, lam, lam_whole, lam_frac):
+            return k
+
+
+@numba.njit(cache=True)
+def poisson(state, lam):
+    """Poisson(lam) variate, exact for lam in [0, 1e16]; lam <= 0 gives 0.
+
+    Inversion for lam < 10, Hormann's PTRS (1993) transformed rejection otherwise.
+    """
+    if lam <= 0.0:
+        return numba.int64(0)
+    if lam < 10.0:
+        return _poisson_inversion(state, lam)
+    return _poisson_ptrs(state, lam)
+
+
+@numba.njit(cache=True)
+def _log_q(p, q):
+    """log(q) for q = 1 - p, computed from whichever of p and q is the smaller (more exact)."""
+    if p < q:
+        return math.log1p(-p)
+    return math.log(q)
+
+
+@numba.njit(cache=True)
+def _binomial_inversion(state, n, p, q):
+    """Binomial(n, p) for p <= 1/2 and n p < 10 by sequential-search inversion."""
+    f0 = math.exp(n * math.log1p(-p))
+    ratio = p / q
+    while True:
+        u = uniform(state)
+        k = 0
+        f = f0
+        while u > f and f > 0.0:
+            u -= f
+            k += 1
+            f *= ratio * (n - k + 1) / k
+        if f > 0.0:
+            return numba.int64(k)
+
+
+@numba.njit(cache=True)
+def _binomial_log_pmf(k, n, p, q, np_whole, np_frac):
+    """log P(K = k) for K ~ Binomial(n, p) with n p = np_whole + np_frac (Loader 2000)."""
+    if k == 0:
+        return n * _log_q(p, q)
+    if k == n:
+        return n * _log_q(q, p)
+    diff = float(k - np_whole) - np_frac
+    nk = n - k
+    return (
+        _stirlerr(n)
+        - _stirlerr(k)
+        - _stirlerr(nk)
+        - _bd0(float(k), n * p, diff)
+        - _bd0(float(nk), n * q, -diff)
+        + 0.5 * math.log(n / (_TWO_PI * k * float(nk)))
+    )
+
+
+@numba.njit(cache=True)
+def _binomial_btrs(state, n, p, q):
+    """Binomial(n, p) for p <= 1/2 and n p >= 10 by Hormann's (1993) BTRS."""
+    np_whole, np_frac = _split(n * p)
+    spq = math.sqrt(n * p * q)
+    b = 1.15 + 2.53 * spq
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    alpha = (2.83 + 5.1 / b) * spq
+    v_r = 0.92 - 4.2 / b
+    mode = numba.int64(math.floor((n + 1) * p))
+    log_pmf_mode = _binomial_log_pmf(mode, n, p, q, np_whole, np_frac)
+    while True:
+        u = open_uniform(state) - 0.5
+        v = open_uniform(state)
+        us = 0.5 - abs(u)
+        k = np_whole + numba.int64(math.floor((2.0 * a / us + b) * u + np_frac + 0.5))
+        if us >= 0.07 and v <= v_r:
+            return k
+        if k < 0 or k > n:
+            continue
+        log_hat = math.log(v * alpha / (a / (us * us) + b))
+        if log_hat <= _binomial_log_pmf(k, n, p, q, np_whole, np_frac) - log_pmf_mode:
+            return k
+
+
+@numba.njit(cache=True)
+def _binomial_small_p(state, n, p, q):
+    """Binomial(n, p) for 0 < p <= 1/2: inversion when n p < 10, else BTRS."""
+    if n * p < 10.0:
+        return _binomial_inversion(state, n, p, q)
+    return _binomial_btrs(state, n, p, q)
+
+
+@numba.njit(cache=True)
+def binomial_pq(state, n, p, q):
+    """Binomial(n, p) variate given both p and q = 1 - p, each exact to its own precision.
+
+    Lets callers holding an accurate complement (e.g. 1 - alpha ~ 1e-12) avoid cancellation.
+    Uses the symmetry n - Binomial(n, q) when p > q. Exact for n up to 1e15.
+    """
+    if n <= 0 or p <= 0.0:
+        return numba.int64(0)
+    if q <= 0.0:
+        return numba.int64(n)
+    if p > q:
+        return n - _binomial_small_p(state, n, q, p)
+    return _binomial_small_p(state, n, p, q)
+
+
+@numba.njit(cache=True)
+def binomial(state, n, p):
+    """Binomial(n, p) variate, exact for n in [0, 1e15] and p in [0, 1].
+
+    Inversion when min(p, 1-p) n < 10, Hormann's BTRS (1993) otherwise.
+    """
+    return binomial_pq(state, n, p, 1.0 - p)
+
+
+@numba.njit(cache=True)
+def _geometric_log(state, log_q):
+    """Failures before the first success given log of the failure probability (< 0).
+
+    Inversion: floor(log(U) / log(q)) (Devroye 1986, X.2).
+    """
+    return numba.int64(math.floor(math.log(open_uniform(state)) / log_q))
+
+
+@numba.njit(cache=True)
+def geometric_q(state, q):
+    """Failures before the first success, failure probability q in [0, 1), by inversion."""
+    if q <= 0.0:
+        return numba.int64(0)
+    return _geometric_log(state, math.log(q))
+
+
+@numba.njit(cache=True)
+def negative_binomial_pq(state, r, p, q):
+    """Failures before the r-th success, given success p and failure q = 1 - p (both exact).
+
+    Sum of r geometric draws when r < 16, otherwise the Poisson(Gamma(r) q / p) mixture.
+    The result must fit in int64 (r q / p well below 1e16).
+    """
+    if r <= 0 or q <= 0.0:
+        return numba.int64(0)
+    if r < 16:
+        log_q = _log_q(p, q)
+        total = numba.int64(0)
+        for _ in range(r):
+            total += _geometric_log(state, log_q)
+        return total
+    return poisson(state, gamma(state, float(r)) * (q / p))
+
+
+@numba.njit(cache=True)
+def negative_binomial(state, r, p):
+    """Failures before the r-th success with success probability p in (0, 1]."""
+    return negative_binomial_pq(state, r, p, 1.0 - p)
+
+
+@numba.njit(cache=True)
+def negative_binomial_q(state, r, q):
+    """Failures before the r-th success with failure probability q = 1 - p in [0, 1)."""
+    return negative_binomial_pq(state, r, 1.0 - q, q)
