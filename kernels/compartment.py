@@ -132,171 +132,149 @@ def genotype_rates(model, genotype, line):
     return birth, death, total_mutation
 
 
-class Clones(NamedTuple):
-    """One patient's clone table and mutant stack (allocated once per patient in the kernel)."""
-
-    genotype: np.ndarray  # (C,) int64 bitmask of mechanisms
-    cells: np.ndarray  # (C,) int64
-    first_seen: np.ndarray  # (C,) float64: absolute day the living lineage first arose
-    birth: np.ndarray  # (C,) birth rate under the current line
-    death: np.ndarray  # (C,) death rate under the current line
-    mutation: np.ndarray  # (C,) probability that a division yields a new mechanism
-    used: np.ndarray  # (1,) number of slots in use
-    overflow: np.ndarray  # (1,) set to 1 if a genotype or a mutant group found no room
-    work: np.ndarray  # (2,) exact transitions drawn, single-cell events simulated
-    stack_top: np.ndarray  # (1,) number of pending mutant groups
-    stack_genotype: np.ndarray  # (S,) pending mutant groups inside the current step
-    stack_start: np.ndarray  # (S,) offset inside the step where the group arises
-    stack_cells: np.ndarray  # (S,) group size
+# The clone table is three plain arrays (a tuple of arrays costs reference counting at every
+# call that numba does not inline): ``ints`` (C, 2) genotype and cells; ``reals`` (C, 4)
+# first-seen day, birth, death and mutation probability under the current line; ``meta``
+# counters. Pending mutant groups inside a step: ``stack_ints`` (S, 2) genotype and cells,
+# ``stack_start`` (S,) their offset inside the step.
+GENOTYPE, CELLS = 0, 1
+FIRST_SEEN, BIRTH, DEATH, MUTATION = 0, 1, 2, 3
+USED, OVERFLOW, CLONE_STEPS, EVENTS, STACK_TOP = 0, 1, 2, 3, 4
+META_SIZE = 5
 
 
 @njit(cache=True)
-def new_clones(max_clones):
-    """An empty clone table with room for ``max_clones`` genotypes."""
-    return Clones(
-        np.zeros(max_clones, np.int64),
-        np.zeros(max_clones, np.int64),
-        np.zeros(max_clones, np.float64),
-        np.zeros(max_clones, np.float64),
-        np.zeros(max_clones, np.float64),
-        np.zeros(max_clones, np.float64),
-        np.zeros(1, np.int64),
-        np.zeros(1, np.int64),
-        np.zeros(2, np.int64),
-        np.zeros(1, np.int64),
-        np.zeros(_STACK_SIZE, np.int64),
-        np.zeros(_STACK_SIZE, np.float64),
-        np.zeros(_STACK_SIZE, np.int64),
-    )
-
-
-@njit(cache=True)
-def clone_slot(model, clones, genotype, line, now):
-    """Index of the genotype's slot, creating it with rates for ``line`` if new; -1 if full.
-
-    ``now`` is when cells of this genotype arise: it becomes the first-seen day of a lineage
-    that was absent, and can only move earlier for one that is alive.
+def find_slot(ints, reals, meta, genotype, now):
+    """Index of the genotype's slot, or -1. Marks cells of it arising at ``now``: the day
+    becomes the first-seen day of an absent lineage and can only move earlier for a live one.
     """
-    used = clones.used[0]
-    for c in range(used):
-        if clones.genotype[c] == genotype:
-            if clones.cells[c] == 0 or now < clones.first_seen[c]:
-                clones.first_seen[c] = now
+    for c in range(meta[USED]):
+        if ints[c, GENOTYPE] == genotype:
+            if ints[c, CELLS] == 0 or now < reals[c, FIRST_SEEN]:
+                reals[c, FIRST_SEEN] = now
             return c
-    if used == clones.genotype.shape[0]:
-        clones.overflow[0] = 1
+    return -1
+
+
+@njit(cache=True)
+def set_rates(model, ints, reals, c, line):
+    """Rates of slot c under ``line`` (-1: untreated)."""
+    b, d, u = genotype_rates(model, ints[c, GENOTYPE], line)
+    reals[c, BIRTH] = b
+    reals[c, DEATH] = d
+    reals[c, MUTATION] = u
+
+
+@njit(cache=True)
+def clone_slot(model, ints, reals, meta, genotype, line, now):
+    """Index of the genotype's slot, created with rates for ``line`` if new; -1 if full."""
+    c = find_slot(ints, reals, meta, genotype, now)
+    if c >= 0:
+        return c
+    c = meta[USED]
+    if c == ints.shape[0]:
+        meta[OVERFLOW] = 1
         return -1
-    b, d, u = genotype_rates(model, genotype, line)
-    clones.genotype[used] = genotype
-    clones.cells[used] = 0
-    clones.first_seen[used] = now
-    clones.birth[used] = b
-    clones.death[used] = d
-    clones.mutation[used] = u
-    clones.used[0] = used + 1
-    return used
+    ints[c, GENOTYPE] = genotype
+    ints[c, CELLS] = 0
+    reals[c, FIRST_SEEN] = now
+    set_rates(model, ints, reals, c, line)
+    meta[USED] = c + 1
+    return c
 
 
 @njit(cache=True)
-def set_line(model, clones, line):
-    """Re-evaluate every clone's rates for a new line (-1: untreated)."""
-    for c in range(clones.used[0]):
-        b, d, u = genotype_rates(model, clones.genotype[c], line)
-        clones.birth[c] = b
-        clones.death[c] = d
-        clones.mutation[c] = u
-
-
-@njit(cache=True)
-def total_cells(clones):
+def total_cells(ints, meta):
     """Cells in all clones."""
     total = 0
-    for c in range(clones.used[0]):
-        total += clones.cells[c]
+    for c in range(meta[USED]):
+        total += ints[c, CELLS]
     return total
 
 
 @njit(cache=True)
-def _gained_mechanism(model, genotype, u):
+def gained_mechanism(mutation_rate, genotype, u):
     """The mechanism a mutant daughter gains, given a uniform ``u`` below the total rate."""
     acc = 0.0
     last = -1
-    for i in range(model.mutation_rate.shape[0]):
-        if (genotype >> i) & 1 or model.mutation_rate[i] == 0.0:
+    for i in range(mutation_rate.shape[0]):
+        if (genotype >> i) & 1 or mutation_rate[i] == 0.0:
             continue
         last = i
-        acc += model.mutation_rate[i]
+        acc += mutation_rate[i]
         if u < acc:
             return i
     return last
 
 
 @njit(cache=True)
-def ssa_advance(state, model, clones, line, t, t_stop, threshold):
+def ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold):
     """Gillespie direct method until ``t_stop``, extinction, ``threshold`` or ``exact_below``.
 
     Exact, one event at a time (O(clones) per event); stops on the very event that reaches
     the threshold. Returns (time, reason).
     """
-    total = total_cells(clones)
+    total = total_cells(ints, meta)
+    exact_below = model.exact_below
     while True:
         if total == 0:
             return t, _EXTINCT
         if total >= threshold:
             return t, _REACHED_THRESHOLD
-        if total >= model.exact_below:
+        if total >= exact_below:
             return t, _REACHED_STOP
+        used = meta[USED]
         rate = 0.0
-        for c in range(clones.used[0]):
-            rate += (clones.birth[c] + clones.death[c]) * clones.cells[c]
+        for c in range(used):
+            rate += (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
         if rate <= 0.0:
             return t_stop, _REACHED_STOP
         t_next = t + exponential(state) / rate
         if t_next >= t_stop:
             return t_stop, _REACHED_STOP
         t = t_next
-        clones.work[1] += 1
+        meta[EVENTS] += 1
         target = uniform(state) * rate
         chosen = -1
-        for c in range(clones.used[0]):
-            weight = (clones.birth[c] + clones.death[c]) * clones.cells[c]
+        for c in range(used):
+            weight = (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
             if weight > 0.0:
                 chosen = c
                 if target < weight:
                     break
                 target -= weight
-        if target < clones.death[chosen] * clones.cells[chosen]:
-            clones.cells[chosen] -= 1
+        if target < reals[chosen, DEATH] * ints[chosen, CELLS]:
+            ints[chosen, CELLS] -= 1
             total -= 1
             continue
         u = uniform(state)
-        if u < clones.mutation[chosen]:
-            genotype = clones.genotype[chosen]
-            child = genotype | (np.int64(1) << _gained_mechanism(model, genotype, u))
-            s = clone_slot(model, clones, child, line, t)
+        if u < reals[chosen, MUTATION]:
+            genotype = ints[chosen, GENOTYPE]
+            gained = gained_mechanism(model.mutation_rate, genotype, u)
+            s = clone_slot(model, ints, reals, meta, genotype | (np.int64(1) << gained), line, t)
             if s < 0:
                 continue
-            clones.cells[s] += 1
+            ints[s, CELLS] += 1
         else:
-            clones.cells[chosen] += 1
+            ints[chosen, CELLS] += 1
         total += 1
 
 
 @njit(cache=True)
-def _push(clones, genotype, start, cells):
+def _push(stack_ints, stack_start, meta, genotype, start, cells):
     """Queue a group of ``cells`` new mutants of ``genotype`` arising at ``start`` in the step."""
-    top = clones.stack_top[0]
-    if top == clones.stack_cells.shape[0]:
-        clones.overflow[0] = 1
+    top = meta[STACK_TOP]
+    if top == stack_ints.shape[0]:
+        meta[OVERFLOW] = 1
         return
-    clones.stack_genotype[top] = genotype
-    clones.stack_start[top] = start
-    clones.stack_cells[top] = cells
-    clones.stack_top[0] = top + 1
+    stack_ints[top, GENOTYPE] = genotype
+    stack_ints[top, CELLS] = cells
+    stack_start[top] = start
+    meta[STACK_TOP] = top + 1
 
 
 @njit(cache=True)
-def _bin_time(span, net_rate, j, bins):
+def bin_time(span, net_rate, j, bins):
     """Median arrival time in bin j of ``bins`` equal-probability bins of density ~ e^(r s)."""
     q = (j + 0.5) / bins
     x = net_rate * span
@@ -306,109 +284,152 @@ def _bin_time(span, net_rate, j, bins):
 
 
 @njit(cache=True)
-def _push_mutants(state, model, clones, genotype, divisions, net_rate, offset, span):
+def _push_mutants(
+    state,
+    mutation_rate,
+    bins,
+    stack_ints,
+    stack_start,
+    meta,
+    genotype,
+    divisions,
+    net_rate,
+    offset,
+    span,
+):
     """Draw a lineage's mutants over [offset, offset + span) and queue them.
 
     ``divisions`` is the expected number of divisions of the lineage over the interval; each
     mechanism it lacks arises Poisson(u x divisions) times, at times with density
-    proportional to the lineage's size (e^(net_rate s)). More than ``mutant_bins`` mutants of
-    one kind are grouped into that many equal-probability arrival-time bins (multinomial
-    counts), so a step costs O(bins) however many mutants a huge clone makes.
+    proportional to the lineage's size (e^(net_rate s)). More than ``bins`` mutants of one
+    kind are grouped into that many equal-probability arrival-time bins (multinomial counts),
+    so a step costs O(bins) however many mutants a huge clone makes.
     """
-    bins = model.mutant_bins
-    for i in range(model.mutation_rate.shape[0]):
-        if (genotype >> i) & 1 or model.mutation_rate[i] == 0.0:
+    for i in range(mutation_rate.shape[0]):
+        if (genotype >> i) & 1 or mutation_rate[i] == 0.0:
             continue
-        count = poisson(state, model.mutation_rate[i] * divisions)
+        count = poisson(state, mutation_rate[i] * divisions)
         child = genotype | (np.int64(1) << i)
         if count <= bins:
             for _ in range(count):
-                _push(clones, child, offset + mutation_time(state, span, net_rate), 1)
+                start = offset + mutation_time(state, span, net_rate)
+                _push(stack_ints, stack_start, meta, child, start, 1)
             continue
         remaining = count
         for j in range(bins):
             group = remaining if j == bins - 1 else binomial(state, remaining, 1.0 / (bins - j))
             remaining -= group
             if group > 0:
-                _push(clones, child, offset + _bin_time(span, net_rate, j, bins), group)
+                start = offset + bin_time(span, net_rate, j, bins)
+                _push(stack_ints, stack_start, meta, child, start, group)
 
 
 @njit(cache=True)
-def _grow(state, model, clones, c, cells, span):
-    """Exact birth-death transition of ``cells`` cells of clone c over ``span``; queue mutants.
+def _grow(state, reals, meta, c, cells, span):
+    """Exact birth-death transition of ``cells`` cells of clone c over ``span``.
 
-    A division yields a mutant daughter with probability ``mutation``: the lineage itself grows
-    with birth rate b (1 - u) and emits mutants at rate b u times its size.
+    A division yields a mutant daughter with probability u: the lineage itself grows with
+    birth rate b (1 - u) and emits mutants at rate b u times its size. Returns the new
+    count, the expected divisions over the span, and the lineage's net growth rate.
     """
-    b = clones.birth[c]
-    d = clones.death[c]
-    keep = b * (1.0 - clones.mutation[c])
+    b = reals[c, BIRTH]
+    d = reals[c, DEATH]
+    keep = b * (1.0 - reals[c, MUTATION])
     end = transition(state, cells, keep, d, span)
-    clones.work[0] += 1
+    meta[CLONE_STEPS] += 1
     divisions = b * log_mean(float(cells), float(end)) * span
     return end, divisions, keep - d
 
 
 @njit(cache=True)
-def tau_step(state, model, clones, line, t, dt):
+def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, line, t, dt):
     """Advance every clone by the exact transition over ``dt`` with mutants placed inside."""
-    clones.stack_top[0] = 0
-    for c in range(clones.used[0]):
-        if clones.cells[c] == 0:
+    mutation_rate = model.mutation_rate
+    bins = model.mutant_bins
+    meta[STACK_TOP] = 0
+    for c in range(meta[USED]):
+        cells = ints[c, CELLS]
+        if cells == 0:
             continue
-        end, divisions, net = _grow(state, model, clones, c, clones.cells[c], dt)
-        clones.cells[c] = end
-        _push_mutants(state, model, clones, clones.genotype[c], divisions, net, 0.0, dt)
-    while clones.stack_top[0] > 0:
-        top = clones.stack_top[0] - 1
-        clones.stack_top[0] = top
-        genotype = clones.stack_genotype[top]
-        start = clones.stack_start[top]
-        span = dt - start
-        c = clone_slot(model, clones, genotype, line, t + start)
+        end, divisions, net = _grow(state, reals, meta, c, cells, dt)
+        ints[c, CELLS] = end
+        _push_mutants(
+            state,
+            mutation_rate,
+            bins,
+            stack_ints,
+            stack_start,
+            meta,
+            ints[c, GENOTYPE],
+            divisions,
+            net,
+            0.0,
+            dt,
+        )
+    while meta[STACK_TOP] > 0:
+        top = meta[STACK_TOP] - 1
+        meta[STACK_TOP] = top
+        genotype = stack_ints[top, GENOTYPE]
+        start = stack_start[top]
+        c = find_slot(ints, reals, meta, genotype, t + start)
         if c < 0:
-            continue
-        end, divisions, net = _grow(state, model, clones, c, clones.stack_cells[top], span)
-        clones.cells[c] += end
-        _push_mutants(state, model, clones, genotype, divisions, net, start, span)
+            c = clone_slot(model, ints, reals, meta, genotype, line, t + start)
+            if c < 0:
+                continue
+        span = dt - start
+        end, divisions, net = _grow(state, reals, meta, c, stack_ints[top, CELLS], span)
+        ints[c, CELLS] += end
+        _push_mutants(
+            state,
+            mutation_rate,
+            bins,
+            stack_ints,
+            stack_start,
+            meta,
+            genotype,
+            divisions,
+            net,
+            start,
+            span,
+        )
 
 
 @njit(cache=True)
-def _step_length(model, clones, total, t, t_stop, threshold):
-    """Longest step allowed: to ``t_stop``; growing clones grow by at most ``max_log_growth``
-    and shrinking ones by at most a factor e in log; near the threshold, a step aimed at
-    landing just above it."""
-    dt = t_stop - t
+def _step_length(ints, reals, meta, total, dt, max_log_growth, threshold, aim):
+    """Longest step allowed, up to ``dt``: growing clones grow by at most ``max_log_growth``
+    and shrinking ones by at most a factor e; near the threshold, a step aimed at landing
+    just above it (at ``aim`` cells)."""
     growth = 0.0
     decline = 0.0
     net = 0.0
-    for c in range(clones.used[0]):
-        if clones.cells[c] == 0:
+    for c in range(meta[USED]):
+        cells = ints[c, CELLS]
+        if cells == 0:
             continue
-        rate = clones.birth[c] * (1.0 - clones.mutation[c]) - clones.death[c]
+        rate = reals[c, BIRTH] * (1.0 - reals[c, MUTATION]) - reals[c, DEATH]
         growth = max(growth, rate)
         decline = max(decline, -rate)
-        net += rate * clones.cells[c]
+        net += rate * cells
     net /= total
     if growth > 0.0:
-        dt = min(dt, model.max_log_growth / growth)
+        dt = min(dt, max_log_growth / growth)
     if decline > 0.0:
         dt = min(dt, 1.0 / decline)
     if net > 0.0 and threshold < np.inf:
-        aim = threshold * (1.0 + 0.5 * model.threshold_tolerance)
         dt = min(dt, math.log(aim / total) / net)
     return dt
 
 
 @njit(cache=True)
-def advance(state, model, clones, line, t, t_stop, threshold):
+def advance(state, model, ints, reals, meta, stack_ints, stack_start, line, t, t_stop, threshold):
     """Run the tumour from ``t`` to ``t_stop`` or until extinction or ``threshold`` cells.
 
     Event by event below ``exact_below`` cells, exact transitions above. Returns
     (time, reason) with reason one of reached-stop, reached-threshold, extinct.
     """
+    aim = threshold * (1.0 + 0.5 * model.threshold_tolerance)
     while True:
-        total = total_cells(clones)
+        total = total_cells(ints, meta)
         if total == 0:
             return t, _EXTINCT
         if total >= threshold:
@@ -416,44 +437,31 @@ def advance(state, model, clones, line, t, t_stop, threshold):
         if t >= t_stop:
             return t_stop, _REACHED_STOP
         if total < model.exact_below:
-            t, reason = ssa_advance(state, model, clones, line, t, t_stop, threshold)
+            t, reason = ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold)
             if reason != _REACHED_STOP:
                 return t, reason
             continue
-        dt = _step_length(model, clones, total, t, t_stop, threshold)
-        tau_step(state, model, clones, line, t, dt)
+        dt = _step_length(
+            ints, reals, meta, total, t_stop - t, model.max_log_growth, threshold, aim
+        )
+        tau_step(state, model, ints, reals, meta, stack_ints, stack_start, line, t, dt)
         t = t_stop if t_stop - t <= dt else t + dt
 
 
 @njit(cache=True)
-def _snapshot(clones, moment, day, origin, snap_day, snap_cells, snap_first):
+def _snapshot(ints, reals, meta, moment, day, origin, snap_day, snap_cells, snap_first):
     """Record clone sizes and first-seen days (relative to ``origin``) at an output moment."""
     snap_day[moment] = day
-    for c in range(clones.used[0]):
-        snap_cells[moment, c] = clones.cells[c]
-        snap_first[moment, c] = clones.first_seen[c] - origin
+    for c in range(meta[USED]):
+        snap_cells[moment, c] = ints[c, CELLS]
+        snap_first[moment, c] = reals[c, FIRST_SEEN] - origin
 
 
 @njit(cache=True)
-def _grow_to_detection(state, model, clones):
-    """Grow from one sensitive cell until the total reaches detection; restart on extinction.
-
-    Returns the day of detection, counted from the founder cell of the surviving attempt.
-    """
-    while True:
-        clones.used[0] = 0
-        founder = clone_slot(model, clones, np.int64(0), -1, 0.0)
-        clones.cells[founder] = 1
-        t, reason = advance(state, model, clones, -1, 0.0, np.inf, model.detection_cells)
-        if reason == _REACHED_THRESHOLD:
-            return t
-
-
-@njit(cache=True)
-def _category(measured, baseline, model):
+def _category(measured, baseline, partial_response_decrease):
     if measured == 0.0:
         return RESPONSE_CR
-    if measured <= (1.0 - model.partial_response_decrease) * baseline:
+    if measured <= (1.0 - partial_response_decrease) * baseline:
         return RESPONSE_PR
     return RESPONSE_SD
 
@@ -462,32 +470,56 @@ def _category(measured, baseline, model):
 def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_first, genotypes):
     """Simulate one patient from the first cell (or the given clones) to cure, death or horizon.
 
-    Writes the patient row (P_* columns), one row per line (L_* columns), clone snapshots at
-    treatment start (moment 0), at each line's progression (moment l + 1) and at the end
-    (last moment), and the genotype of each clone slot. Days count from treatment start.
+    Writes the patient row (P_* columns), one row per line received (L_* columns), clone
+    snapshots at treatment start (moment 0), at each line's progression (moment l + 1) and at
+    the end (last moment), and the genotype of each clone slot. Days count from treatment
+    start. A single cell restarts on extinction until one lineage reaches detection.
     """
-    clones = new_clones(model.max_clones)
+    ints = np.zeros((model.max_clones, 2), np.int64)
+    reals = np.zeros((model.max_clones, 4), np.float64)
+    meta = np.zeros(META_SIZE, np.int64)
+    stack_ints = np.zeros((_STACK_SIZE, 2), np.int64)
+    stack_start = np.zeros(_STACK_SIZE, np.float64)
     n_lines = model.line_drugs.shape[0]
+    lethal = model.lethal_cells
     patient[P_CURED] = 0.0
     patient[P_LETHAL] = 0.0
     if model.start_cells.shape[0] == 0:
-        t = _grow_to_detection(state, model, clones)
+        while True:
+            meta[USED] = 0
+            founder = clone_slot(model, ints, reals, meta, np.int64(0), -1, 0.0)
+            ints[founder, CELLS] = 1
+            t, reason = advance(
+                state,
+                model,
+                ints,
+                reals,
+                meta,
+                stack_ints,
+                stack_start,
+                -1,
+                0.0,
+                np.inf,
+                model.detection_cells,
+            )
+            if reason == _REACHED_THRESHOLD:
+                break
         patient[P_DAYS_TO_DETECTION] = t
     else:
         for i in range(model.start_cells.shape[0]):
-            c = clone_slot(model, clones, model.start_genotypes[i], -1, 0.0)
-            clones.cells[c] += model.start_cells[i]
+            c = clone_slot(model, ints, reals, meta, model.start_genotypes[i], -1, 0.0)
+            ints[c, CELLS] += model.start_cells[i]
         t = 0.0
     origin = t
     horizon = origin + model.horizon_days
-    total = total_cells(clones)
+    total = total_cells(ints, meta)
     patient[P_CELLS_AT_START] = total
     resistant = 0
-    for c in range(clones.used[0]):
-        if clones.genotype[c] != 0:
-            resistant += clones.cells[c]
+    for c in range(meta[USED]):
+        if ints[c, GENOTYPE] != 0:
+            resistant += ints[c, CELLS]
     patient[P_RESISTANT_AT_START] = resistant
-    _snapshot(clones, 0, 0.0, origin, snap_day, snap_cells, snap_first)
+    _snapshot(ints, reals, meta, 0, 0.0, origin, snap_day, snap_cells, snap_first)
     refractory = False
     line = 0 if n_lines > 0 else -1
     line_open = n_lines > 0
@@ -498,13 +530,24 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
     next_scan = t + model.scan_every_days
     end_reason = END_HORIZON
     if n_lines > 0 or model.start_cells.shape[0] > 0:
-        set_line(model, clones, line)
+        for c in range(meta[USED]):
+            set_rates(model, ints, reals, c, line)
         if line_open:
             lines[0, L_START_DAY] = 0.0
             lines[0, L_PROGRESSED] = 0.0
         while True:
             t, reason = advance(
-                state, model, clones, line, t, min(next_scan, horizon), model.lethal_cells
+                state,
+                model,
+                ints,
+                reals,
+                meta,
+                stack_ints,
+                stack_start,
+                line,
+                t,
+                min(next_scan, horizon),
+                lethal,
             )
             if reason == _EXTINCT:
                 patient[P_CURED] = 1.0
@@ -524,9 +567,9 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
                 end_reason = END_HORIZON
                 break
             next_scan += model.scan_every_days
-            if refractory or line < 0:
+            if not line_open:
                 continue
-            total = total_cells(clones)
+            total = total_cells(ints, meta)
             measured = float(total) if total >= model.visible_cells else 0.0
             if measured > 0.0 and measured > (1.0 + model.progression_increase) * nadir:
                 if best == RESPONSE_NONE:
@@ -536,14 +579,25 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
                 lines[line, L_DAYS_TO_PROGRESSION] = t - line_start
                 lines[line, L_END_DAY] = t - origin
                 lines[line, L_END_REASON] = END_PROGRESSION
-                _snapshot(clones, line + 1, t - origin, origin, snap_day, snap_cells, snap_first)
+                _snapshot(
+                    ints,
+                    reals,
+                    meta,
+                    line + 1,
+                    t - origin,
+                    origin,
+                    snap_day,
+                    snap_cells,
+                    snap_first,
+                )
                 if line == n_lines - 1:
                     refractory = True
                     line_open = False
                     patient[P_DAYS_TO_REFRACTORY] = t - origin
                     continue
                 line += 1
-                set_line(model, clones, line)
+                for c in range(meta[USED]):
+                    set_rates(model, ints, reals, c, line)
                 line_start = t
                 baseline = measured
                 nadir = measured
@@ -551,7 +605,7 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
                 lines[line, L_START_DAY] = t - origin
                 lines[line, L_PROGRESSED] = 0.0
                 continue
-            category = _category(measured, baseline, model)
+            category = _category(measured, baseline, model.partial_response_decrease)
             if best == RESPONSE_NONE or category < best:
                 best = category
             nadir = min(nadir, measured)
@@ -563,17 +617,26 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
             lines[line, L_BEST_RESPONSE] = best
             lines[line, L_END_DAY] = t - origin
             lines[line, L_END_REASON] = end_reason
-    total = total_cells(clones)
     patient[P_REFRACTORY] = 1.0 if refractory else 0.0
-    patient[P_CELLS_AT_END] = total
+    patient[P_CELLS_AT_END] = total_cells(ints, meta)
     patient[P_LINES_RECEIVED] = line + 1
     patient[P_END_DAY] = t - origin
-    patient[P_OVERFLOW] = clones.overflow[0]
-    patient[P_CLONE_STEPS] = clones.work[0]
-    patient[P_EVENTS] = clones.work[1]
-    _snapshot(clones, snap_day.shape[0] - 1, t - origin, origin, snap_day, snap_cells, snap_first)
-    for c in range(clones.used[0]):
-        genotypes[c] = clones.genotype[c]
+    patient[P_OVERFLOW] = meta[OVERFLOW]
+    patient[P_CLONE_STEPS] = meta[CLONE_STEPS]
+    patient[P_EVENTS] = meta[EVENTS]
+    _snapshot(
+        ints,
+        reals,
+        meta,
+        snap_day.shape[0] - 1,
+        t - origin,
+        origin,
+        snap_day,
+        snap_cells,
+        snap_first,
+    )
+    for c in range(meta[USED]):
+        genotypes[c] = ints[c, GENOTYPE]
 
 
 @njit(cache=True, parallel=True)

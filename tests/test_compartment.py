@@ -61,6 +61,16 @@ def _one_clone_model(birth, death, u):
     return compile_model(scenario)
 
 
+def _empty_table(model):
+    return (
+        np.zeros((model.max_clones, 2), np.int64),
+        np.zeros((model.max_clones, 4)),
+        np.zeros(k.META_SIZE, np.int64),
+        np.zeros((64, 2), np.int64),
+        np.zeros(64),
+    )
+
+
 def test_tau_step_matches_event_by_event():
     """One exact step of a 200-cell clone with mutation against event-by-event simulation.
 
@@ -75,12 +85,11 @@ def test_tau_step_matches_event_by_event():
     states = patient_states(5, 0, reps)
     fast = np.empty((reps, 2), np.int64)
     for r in range(reps):
-        clones = k.new_clones(model.max_clones)
-        c = k.clone_slot(model, clones, np.int64(0), -1, 0.0)
-        clones.cells[c] = n0
-        k.tau_step(states[r], model, clones, -1, 0.0, dt)
-        mutant = clones.cells[1] if clones.used[0] > 1 else 0
-        fast[r] = clones.cells[0], mutant
+        ints, reals, meta, stack_ints, stack_start = _empty_table(model)
+        c = k.clone_slot(model, ints, reals, meta, np.int64(0), -1, 0.0)
+        ints[c, k.CELLS] = n0
+        k.tau_step(states[r], model, ints, reals, meta, stack_ints, stack_start, -1, 0.0, dt)
+        fast[r] = ints[0, k.CELLS], ints[1, k.CELLS]
     rng = np.random.default_rng(6)
     slow = np.array([gillespie_with_mutation(rng, n0, birth, death, u, dt) for _ in range(reps)])
     assert stats.ks_2samp(fast[:, 0], slow[:, 0]).pvalue > 1e-3
@@ -94,7 +103,7 @@ def test_tau_step_matches_event_by_event():
 @pytest.mark.parametrize("net_rate", [-0.5, 0.0, 1e-12, 0.3, 40.0])
 def test_bin_times_are_quantiles_of_the_arrival_density(net_rate):
     span, bins = 2.0, 16
-    times = [k._bin_time(span, net_rate, j, bins) for j in range(bins)]
+    times = [k.bin_time(span, net_rate, j, bins) for j in range(bins)]
     assert all(0.0 <= a < b < span for a, b in itertools.pairwise(times))
     grid = np.linspace(0, span, 200001)
     density = np.exp(net_rate * (grid - span) if net_rate > 0 else net_rate * grid)
@@ -106,7 +115,8 @@ def test_bin_times_are_quantiles_of_the_arrival_density(net_rate):
 def test_gained_mechanism_follows_rates():
     model = compile_model(parse_scenario(MIXED))
     total = model.mutation_rate.sum()
-    picks = [k._gained_mechanism(model, np.int64(0), x) for x in np.linspace(0, total, 6001)[:-1]]
+    grid = np.linspace(0, total, 6001)[:-1]
+    picks = [k.gained_mechanism(model.mutation_rate, np.int64(0), x) for x in grid]
     shares = np.bincount(picks, minlength=3) / len(picks)
     np.testing.assert_allclose(shares, model.mutation_rate / total, atol=1e-3)
-    assert k._gained_mechanism(model, np.int64(0b011), 0.0) == 2
+    assert k.gained_mechanism(model.mutation_rate, np.int64(0b011), 0.0) == 2
