@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-TABLES = ("patients", "lines", "clones")
+TABLES = ("patients", "lines", "clones", "trace")
 
 
 class ResultsError(ValueError):
@@ -22,6 +22,7 @@ class Results:
     patients: pd.DataFrame
     lines: pd.DataFrame
     clones: pd.DataFrame
+    trace: pd.DataFrame
 
     @property
     def name(self) -> str:

@@ -133,11 +133,12 @@ def genotype_rates(model, genotype, line):
 
 
 # The clone table is three plain arrays (a tuple of arrays costs reference counting at every
-# call that numba does not inline): ``ints`` (C, 2) genotype and cells; ``reals`` (C, 4)
-# first-seen day, birth, death and mutation probability under the current line; ``meta``
-# counters. Pending mutant groups inside a step: ``stack_ints`` (S, 2) genotype and cells,
+# call that numba does not inline): ``ints`` (C, 3) genotype, cells and the parent genotype
+# that first gave rise to it (-1: an initial clone); ``reals`` (C, 4) first-seen day, birth,
+# death and mutation probability under the current line; ``meta`` counters. Pending mutant
+# groups inside a step: ``stack_ints`` (S, 3) genotype, cells and parent genotype,
 # ``stack_start`` (S,) their offset inside the step.
-GENOTYPE, CELLS = 0, 1
+GENOTYPE, CELLS, PARENT = 0, 1, 2
 FIRST_SEEN, BIRTH, DEATH, MUTATION = 0, 1, 2, 3
 USED, OVERFLOW, CLONE_STEPS, EVENTS, STACK_TOP = 0, 1, 2, 3, 4
 META_SIZE = 5
@@ -166,7 +167,7 @@ def set_rates(model, ints, reals, c, line):
 
 
 @njit(cache=True)
-def clone_slot(model, ints, reals, meta, genotype, line, now):
+def clone_slot(model, ints, reals, meta, genotype, parent, line, now):
     """Index of the genotype's slot, created with rates for ``line`` if new; -1 if full."""
     c = find_slot(ints, reals, meta, genotype, now)
     if c >= 0:
@@ -177,6 +178,7 @@ def clone_slot(model, ints, reals, meta, genotype, line, now):
         return -1
     ints[c, GENOTYPE] = genotype
     ints[c, CELLS] = 0
+    ints[c, PARENT] = parent
     reals[c, FIRST_SEEN] = now
     set_rates(model, ints, reals, c, line)
     meta[USED] = c + 1
@@ -251,7 +253,8 @@ def ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold):
         if u < reals[chosen, MUTATION]:
             genotype = ints[chosen, GENOTYPE]
             gained = gained_mechanism(model.mutation_rate, genotype, u)
-            s = clone_slot(model, ints, reals, meta, genotype | (np.int64(1) << gained), line, t)
+            child = genotype | (np.int64(1) << gained)
+            s = clone_slot(model, ints, reals, meta, child, genotype, line, t)
             if s < 0:
                 continue
             ints[s, CELLS] += 1
@@ -261,7 +264,7 @@ def ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold):
 
 
 @njit(cache=True)
-def _push(stack_ints, stack_start, meta, genotype, start, cells):
+def _push(stack_ints, stack_start, meta, genotype, parent, start, cells):
     """Queue a group of ``cells`` new mutants of ``genotype`` arising at ``start`` in the step."""
     top = meta[STACK_TOP]
     if top == stack_ints.shape[0]:
@@ -269,6 +272,7 @@ def _push(stack_ints, stack_start, meta, genotype, start, cells):
         return
     stack_ints[top, GENOTYPE] = genotype
     stack_ints[top, CELLS] = cells
+    stack_ints[top, PARENT] = parent
     stack_start[top] = start
     meta[STACK_TOP] = top + 1
 
@@ -313,7 +317,7 @@ def _push_mutants(
         if count <= bins:
             for _ in range(count):
                 start = offset + mutation_time(state, span, net_rate)
-                _push(stack_ints, stack_start, meta, child, start, 1)
+                _push(stack_ints, stack_start, meta, child, genotype, start, 1)
             continue
         remaining = count
         for j in range(bins):
@@ -321,7 +325,7 @@ def _push_mutants(
             remaining -= group
             if group > 0:
                 start = offset + bin_time(span, net_rate, j, bins)
-                _push(stack_ints, stack_start, meta, child, start, group)
+                _push(stack_ints, stack_start, meta, child, genotype, start, group)
 
 
 @njit(cache=True)
@@ -373,7 +377,8 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, line, t, 
         start = stack_start[top]
         c = find_slot(ints, reals, meta, genotype, t + start)
         if c < 0:
-            c = clone_slot(model, ints, reals, meta, genotype, line, t + start)
+            parent = stack_ints[top, PARENT]
+            c = clone_slot(model, ints, reals, meta, genotype, parent, line, t + start)
             if c < 0:
                 continue
         span = dt - start
@@ -458,6 +463,18 @@ def _snapshot(ints, reals, meta, moment, day, origin, snap_day, snap_cells, snap
 
 
 @njit(cache=True)
+def _trace(ints, meta, row, day, line, trace_day, trace_line, trace_cells):
+    """Record every slot's cells at ``day`` in row ``row`` of a traced patient; next row."""
+    if row >= trace_day.shape[0] or (row > 0 and trace_day[row - 1] == day):
+        return row
+    trace_day[row] = day
+    trace_line[row] = line
+    for c in range(meta[USED]):
+        trace_cells[row, c] = ints[c, CELLS]
+    return row + 1
+
+
+@njit(cache=True)
 def _category(measured, baseline, partial_response_decrease):
     if measured == 0.0:
         return RESPONSE_CR
@@ -467,18 +484,32 @@ def _category(measured, baseline, partial_response_decrease):
 
 
 @njit(cache=True)
-def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_first, genotypes):
+def simulate_patient(
+    state,
+    model,
+    patient,
+    lines,
+    snap_day,
+    snap_cells,
+    snap_first,
+    genotypes,
+    trace_day,
+    trace_line,
+    trace_cells,
+):
     """Simulate one patient from the first cell (or the given clones) to cure, death or horizon.
 
     Writes the patient row (P_* columns), one row per line received (L_* columns), clone
     snapshots at treatment start (moment 0), at each line's progression (moment l + 1) and at
-    the end (last moment), and the genotype of each clone slot. Days count from treatment
-    start. A single cell restarts on extinction until one lineage reaches detection.
+    the end (last moment), the genotype and parent genotype of each clone slot (slots, 2),
+    and, if the trace arrays have rows, every slot's cells at treatment start, at each scan
+    and at the end (with the line then running, 0 = none). Days count from treatment start.
+    A single cell restarts on extinction until one lineage reaches detection.
     """
-    ints = np.zeros((model.max_clones, 2), np.int64)
+    ints = np.zeros((model.max_clones, 3), np.int64)
     reals = np.zeros((model.max_clones, 4), np.float64)
     meta = np.zeros(META_SIZE, np.int64)
-    stack_ints = np.zeros((_STACK_SIZE, 2), np.int64)
+    stack_ints = np.zeros((_STACK_SIZE, 3), np.int64)
     stack_start = np.zeros(_STACK_SIZE, np.float64)
     n_lines = model.line_drugs.shape[0]
     lethal = model.lethal_cells
@@ -487,7 +518,7 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
     if model.start_cells.shape[0] == 0:
         while True:
             meta[USED] = 0
-            founder = clone_slot(model, ints, reals, meta, np.int64(0), -1, 0.0)
+            founder = clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
             ints[founder, CELLS] = 1
             t, reason = advance(
                 state,
@@ -507,7 +538,8 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
         patient[P_DAYS_TO_DETECTION] = t
     else:
         for i in range(model.start_cells.shape[0]):
-            c = clone_slot(model, ints, reals, meta, model.start_genotypes[i], -1, 0.0)
+            genotype = model.start_genotypes[i]
+            c = clone_slot(model, ints, reals, meta, genotype, np.int64(-1), -1, 0.0)
             ints[c, CELLS] += model.start_cells[i]
         t = 0.0
     origin = t
@@ -520,6 +552,7 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
             resistant += ints[c, CELLS]
     patient[P_RESISTANT_AT_START] = resistant
     _snapshot(ints, reals, meta, 0, 0.0, origin, snap_day, snap_cells, snap_first)
+    row = _trace(ints, meta, 0, 0.0, 1 if n_lines > 0 else 0, trace_day, trace_line, trace_cells)
     refractory = False
     line = 0 if n_lines > 0 else -1
     line_open = n_lines > 0
@@ -567,6 +600,7 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
                 end_reason = END_HORIZON
                 break
             next_scan += model.scan_every_days
+            row = _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
             if not line_open:
                 continue
             total = total_cells(ints, meta)
@@ -635,25 +669,62 @@ def simulate_patient(state, model, patient, lines, snap_day, snap_cells, snap_fi
         snap_cells,
         snap_first,
     )
+    _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
     for c in range(meta[USED]):
-        genotypes[c] = ints[c, GENOTYPE]
+        genotypes[c, 0] = ints[c, GENOTYPE]
+        genotypes[c, 1] = ints[c, PARENT]
 
 
 @njit(cache=True, parallel=True)
-def simulate_batch(states, model, patients, lines, snap_day, snap_cells, snap_first, genotypes):
+def simulate_batch(
+    states,
+    model,
+    patients,
+    lines,
+    snap_day,
+    snap_cells,
+    snap_first,
+    genotypes,
+    trace_day,
+    trace_line,
+    trace_cells,
+):
     """Simulate ``states.shape[0]`` patients in parallel, each on its own generator state.
 
     Outputs are preallocated by the caller (NaN or -1 filled) with a leading patient axis;
-    each patient writes only its own rows, so results do not depend on the thread count.
+    the trace arrays cover the first ``trace_day.shape[0]`` patients only. Each patient
+    writes only its own rows, so results do not depend on the thread count.
     """
+    traced = trace_day.shape[0]
+    no_day = np.empty(0, np.float64)
+    no_line = np.empty(0, np.int64)
+    no_cells = np.empty((0, trace_cells.shape[2]), np.int64)
     for p in prange(states.shape[0]):
-        simulate_patient(
-            states[p],
-            model,
-            patients[p],
-            lines[p],
-            snap_day[p],
-            snap_cells[p],
-            snap_first[p],
-            genotypes[p],
-        )
+        if p < traced:
+            simulate_patient(
+                states[p],
+                model,
+                patients[p],
+                lines[p],
+                snap_day[p],
+                snap_cells[p],
+                snap_first[p],
+                genotypes[p],
+                trace_day[p],
+                trace_line[p],
+                trace_cells[p],
+            )
+        else:
+            simulate_patient(
+                states[p],
+                model,
+                patients[p],
+                lines[p],
+                snap_day[p],
+                snap_cells[p],
+                snap_first[p],
+                genotypes[p],
+                no_day,
+                no_line,
+                no_cells,
+            )

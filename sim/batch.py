@@ -25,6 +25,7 @@ from sim.results import TABLES, Tables, tables_from_chunk
 from sim.scenario import Scenario, scenario_hash
 
 DEFAULT_CHUNK = 2000
+DEFAULT_TRACE = 20
 MANIFEST = "manifest.json"
 
 
@@ -81,7 +82,9 @@ def _check_resumable(out: Path, digest: str, source: str) -> None:
         )
 
 
-def _manifest(scenario: Scenario, digest: str, first: int, stop: int, chunk: int) -> dict:
+def _manifest(
+    scenario: Scenario, digest: str, first: int, stop: int, chunk: int, trace: int
+) -> dict:
     return {
         "scenario": scenario.model_dump(mode="json", by_alias=True),
         "scenario_hash": digest,
@@ -90,6 +93,7 @@ def _manifest(scenario: Scenario, digest: str, first: int, stop: int, chunk: int
         "patient_range": [first, stop],
         "engine": scenario.scenario.engine,
         "chunk_size": chunk,
+        "traced_patients": trace,
         "engine_settings": {
             "exact_below_cells": compile_settings.EXACT_BELOW,
             "max_log_growth_per_step": compile_settings.MAX_LOG_GROWTH,
@@ -109,21 +113,23 @@ def run_batch(
     source: str = "<scenario>",
     patient_range: tuple[int, int] | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    trace: int = DEFAULT_TRACE,
     progress: bool | None = None,
 ) -> Tables:
     """Simulate the scenario's patients into ``out``, resuming finished chunks; return tables.
 
     ``patient_range`` (start, stop) runs only those patient indices (each still on its own
-    stream, so patient 17 alone equals patient 17 of the whole batch).
+    stream, so patient 17 alone equals patient 17 of the whole batch). Patients with an index
+    below ``trace`` also record every clone at every scan (the ``trace`` table).
     """
     first, stop = patient_range or (0, scenario.scenario.patients)
     model = compile_model(scenario)
     engine = ENGINES[scenario.scenario.engine]
-    digest = scenario_hash(scenario)
+    digest = f"{scenario_hash(scenario)}-trace{trace}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "chunks").mkdir(exist_ok=True)
     _check_resumable(out, digest, source)
-    manifest = _manifest(scenario, digest, first, stop, chunk_size)
+    manifest = _manifest(scenario, digest, first, stop, chunk_size, trace)
     manifest["status"] = "running"
     write_json(manifest, out / MANIFEST)
     ranges = list(chunk_ranges(first, stop, chunk_size))
@@ -135,14 +141,8 @@ def run_batch(
     with tqdm(total=stop - first, unit="patient", disable=not progress) as bar:
         for start, end in ranges:
             if not _chunk_path(out, "patients", start, end).exists():
-                _write_chunk(
-                    out,
-                    start,
-                    end,
-                    tables_from_chunk(
-                        engine(model, scenario.scenario.seed, start, end - start), scenario
-                    ),
-                )
+                raw = engine(model, scenario.scenario.seed, start, end - start, trace)
+                _write_chunk(out, start, end, tables_from_chunk(raw, scenario))
             bar.update(end - start)
     tables = _merge(out, ranges)
     _remove_stale_chunks(out, ranges)
@@ -154,7 +154,7 @@ def run_batch(
 
 def _write_chunk(out: Path, start: int, stop: int, tables: Tables) -> None:
     """Write one chunk's tables; the patients file goes last and marks the chunk complete."""
-    for name in ("lines", "clones", "patients"):
+    for name in ("trace", "lines", "clones", "patients"):
         write_parquet(getattr(tables, name), _chunk_path(out, name, start, stop))
 
 

@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="patients per chunk written (default 2000)",
     )
+    run.add_argument(
+        "--trace",
+        type=int,
+        default=None,
+        metavar="K",
+        help="record every clone at every scan for the first K patients (default 20)",
+    )
     run.add_argument("--threads", type=_positive, help="threads (default: all cores)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
@@ -70,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> None:
-    from sim.batch import DEFAULT_CHUNK, run_batch
+    from sim.batch import DEFAULT_CHUNK, DEFAULT_TRACE, run_batch
     from sim.scenario import load_scenario, with_overrides
 
     scenario = with_overrides(
@@ -87,6 +94,7 @@ def _run(args) -> None:
         source=str(args.scenario),
         patient_range=args.patient_range,
         chunk_size=args.chunk_size or DEFAULT_CHUNK,
+        trace=DEFAULT_TRACE if args.trace is None else args.trace,
         progress=None if not args.quiet else False,
     )
     if not args.quiet:

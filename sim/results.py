@@ -1,8 +1,9 @@
 """Result tables: the kernels' coded arrays turned into named pandas DataFrames.
 
-Three tables per batch (documented in the README): ``patients`` (one row per patient),
-``lines`` (one row per patient and line received) and ``clones`` (clones alive at treatment
-start, at each progression and at the end). Days count from the start of treatment.
+Four tables per batch (documented in the README): ``patients`` (one row per patient),
+``lines`` (one row per patient and line received), ``clones`` (clones alive at treatment
+start, at each progression and at the end) and ``trace`` (every live clone at every scan, for
+the first patients of a batch). Days count from the start of treatment.
 """
 
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ END_REASONS = {
     k.END_LETHAL: "lethal",
     k.END_HORIZON: "horizon",
 }
-TABLES = ("patients", "lines", "clones")
+TABLES = ("patients", "lines", "clones", "trace")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Tables:
     patients: pd.DataFrame
     lines: pd.DataFrame
     clones: pd.DataFrame
+    trace: pd.DataFrame
 
     def as_dict(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
@@ -61,24 +63,42 @@ def _moment_names(n_lines: int) -> list[str]:
     return ["start"] + [f"progression_{line + 1}" for line in range(n_lines)] + ["end"]
 
 
+def _names(genotypes: np.ndarray, mechanism_names: tuple[str, ...]) -> list[str]:
+    """Mechanism names of each genotype; None where there is no genotype (-1)."""
+    names = {g: genotype_names(int(g), mechanism_names) for g in np.unique(genotypes) if g >= 0}
+    return [names.get(g) for g in genotypes]
+
+
 def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
     p, m, s = np.nonzero(raw.snap_cells > 0)
-    genotypes = raw.genotypes[p, s]
-    names = {g: genotype_names(int(g), mechanism_names) for g in np.unique(genotypes)}
     first_seen = raw.snap_first[p, m, s]
     moments = np.array(_moment_names(raw.lines.shape[1]), dtype=object)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "patient": index[p],
             "moment": moments[m],
             "day": raw.snap_day[p, m],
-            "mechanisms": [names[g] for g in genotypes],
+            "mechanisms": _names(raw.genotypes[p, s, 0], mechanism_names),
+            "parent_mechanisms": _names(raw.genotypes[p, s, 1], mechanism_names),
             "cells": raw.snap_cells[p, m, s],
             "first_seen_day": first_seen,
             "preexisting": first_seen <= 0.0,
         }
     )
-    return frame
+
+
+def _trace(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
+    p, r, s = np.nonzero(raw.trace_cells > 0)
+    return pd.DataFrame(
+        {
+            "patient": index[p],
+            "day": raw.trace_day[p, r],
+            "line": raw.trace_line[p, r],
+            "mechanisms": _names(raw.genotypes[p, s, 0], mechanism_names),
+            "parent_mechanisms": _names(raw.genotypes[p, s, 1], mechanism_names),
+            "cells": raw.trace_cells[p, r, s],
+        }
+    )
 
 
 def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.DataFrame):
@@ -146,4 +166,5 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> Tables:
         patients=_patients(raw, index),
         lines=_lines(raw, index, scenario, clones),
         clones=clones,
+        trace=_trace(raw, index, names),
     )

@@ -3,6 +3,7 @@
 import json
 
 import numba
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,16 +43,18 @@ CLONE_COLUMNS = [
     "moment",
     "day",
     "mechanisms",
+    "parent_mechanisms",
     "cells",
     "first_seen_day",
     "preexisting",
 ]
+TRACE_COLUMNS = ["patient", "day", "line", "mechanisms", "parent_mechanisms", "cells"]
 
 
 def _frames(folder):
     return {
         name: pd.read_parquet(folder / f"{name}.parquet")
-        for name in ("patients", "lines", "clones")
+        for name in ("patients", "lines", "clones", "trace")
     }
 
 
@@ -62,11 +65,12 @@ def _assert_same(a, b):
 
 def test_output_files_and_columns(small_scenario_file, tmp_path):
     out = tmp_path / "out"
-    run_batch(load_scenario(small_scenario_file), out, chunk_size=25)
+    run_batch(load_scenario(small_scenario_file), out, chunk_size=25, trace=30)
     frames = _frames(out)
     assert list(frames["patients"].columns) == PATIENT_COLUMNS
     assert list(frames["lines"].columns) == LINE_COLUMNS
     assert list(frames["clones"].columns) == CLONE_COLUMNS
+    assert list(frames["trace"].columns) == TRACE_COLUMNS
     assert frames["patients"]["patient"].tolist() == list(range(60))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
@@ -136,3 +140,33 @@ def test_more_patients_extend_a_batch(small_scenario_file, tmp_path):
     extended = run_batch(scenario, tmp_path / "out", chunk_size=10)
     fresh = run_batch(scenario, tmp_path / "fresh", chunk_size=10)
     pd.testing.assert_frame_equal(extended.patients, fresh.patients)
+
+
+def test_trace_follows_the_first_patients_scan_by_scan(small_scenario_file, tmp_path):
+    scenario = load_scenario(small_scenario_file)
+    tables = run_batch(scenario, tmp_path / "out", chunk_size=7, trace=10)
+    trace = tables.trace
+    assert sorted(trace["patient"].unique()) == list(range(10))
+    for patient, rows in trace.groupby("patient"):
+        days = sorted(rows["day"].unique())
+        end = tables.patients.loc[patient, "end_day"]
+        assert days[0] == 0.0
+        assert (days[-1] == end) == (tables.patients.loc[patient, "cells_at_end"] > 0)
+        scans = [d for d in days[1:] if d < end]
+        np.testing.assert_allclose(scans, 28.0 * np.arange(1, len(scans) + 1), rtol=1e-12)
+        for moment in ("start", "end"):
+            clones = tables.clones[
+                (tables.clones.patient == patient) & (tables.clones.moment == moment)
+            ]
+            day = 0.0 if moment == "start" else end
+            at = rows[rows["day"] == day]
+            traced = dict(zip(at.mechanisms, at.cells, strict=True))
+            assert traced == dict(zip(clones.mechanisms, clones.cells, strict=True))
+    first_line = trace[trace["day"] == 0.0]["line"]
+    assert (first_line == 1).all()
+    roots = tables.clones[tables.clones.mechanisms == ""]
+    assert roots["parent_mechanisms"].isna().all()
+    mutants = tables.clones[tables.clones.mechanisms != ""]
+    for mechanisms, parent in zip(mutants.mechanisms, mutants.parent_mechanisms, strict=True):
+        gained = set(mechanisms.split("+")) - set(parent.split("+") if parent else [])
+        assert len(gained) == 1, (mechanisms, parent)

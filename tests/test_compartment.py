@@ -63,10 +63,10 @@ def _one_clone_model(birth, death, u):
 
 def _empty_table(model):
     return (
-        np.zeros((model.max_clones, 2), np.int64),
+        np.zeros((model.max_clones, 3), np.int64),
         np.zeros((model.max_clones, 4)),
         np.zeros(k.META_SIZE, np.int64),
-        np.zeros((64, 2), np.int64),
+        np.zeros((64, 3), np.int64),
         np.zeros(64),
     )
 
@@ -86,7 +86,7 @@ def test_tau_step_matches_event_by_event():
     fast = np.empty((reps, 2), np.int64)
     for r in range(reps):
         ints, reals, meta, stack_ints, stack_start = _empty_table(model)
-        c = k.clone_slot(model, ints, reals, meta, np.int64(0), -1, 0.0)
+        c = k.clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
         ints[c, k.CELLS] = n0
         k.tau_step(states[r], model, ints, reals, meta, stack_ints, stack_start, -1, 0.0, dt)
         fast[r] = ints[0, k.CELLS], ints[1, k.CELLS]
