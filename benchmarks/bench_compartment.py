@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "two-drugs.toml"
 sys.path.insert(0, str(ROOT))
 
-from kernels.compartment import P_CLONE_STEPS, P_EVENTS  # noqa: E402
+from kernels.model import P_CLONE_STEPS, P_EVENTS  # noqa: E402
 from sim.compile import compile_model  # noqa: E402
 from sim.engine import run_compartment  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402

@@ -6,7 +6,7 @@ that each kernel compiles once for every scenario.
 
 import numpy as np
 
-from kernels.compartment import PatientModel
+from kernels.model import PatientModel
 from sim.scenario import Scenario
 
 #: Total size below which the compartment engine simulates event by event (exact Gillespie).

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.compartment import L_COLUMNS, P_COLUMNS, PatientModel, simulate_batch
+from kernels.model import L_COLUMNS, P_COLUMNS, PatientModel
+from kernels.patient import simulate_batch
 from kernels.streams import patient_states
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kernels import compartment as k
+from kernels import model as k
 from sim.compile import genotype_names
 from sim.engine import RawChunk
 from sim.scenario import Scenario

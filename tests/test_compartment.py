@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from kernels import clones as table
 from kernels import compartment as k
+from kernels import model as km
 from kernels.streams import patient_states
 from sim.compile import compile_model
 from sim.scenario import parse_scenario
@@ -41,7 +43,7 @@ MIXED = {
 def test_genotype_rates_match_twin():
     model = compile_model(parse_scenario(MIXED))
     for genotype, line in itertools.product(range(8), range(-1, 3)):
-        fast = k.genotype_rates(model, np.int64(genotype), line)
+        fast = km.genotype_rates(model, np.int64(genotype), line)
         np.testing.assert_allclose(fast, genotype_rates(model, genotype, line), rtol=1e-14)
 
 
@@ -65,7 +67,7 @@ def _empty_table(model):
     return (
         np.zeros((model.max_clones, 3), np.int64),
         np.zeros((model.max_clones, 4)),
-        np.zeros(k.META_SIZE, np.int64),
+        np.zeros(table.META_SIZE, np.int64),
         np.zeros((64, 3), np.int64),
         np.zeros(64),
     )
@@ -86,10 +88,10 @@ def test_tau_step_matches_event_by_event():
     fast = np.empty((reps, 2), np.int64)
     for r in range(reps):
         ints, reals, meta, stack_ints, stack_start = _empty_table(model)
-        c = k.clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
-        ints[c, k.CELLS] = n0
+        c = table.clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
+        ints[c, table.CELLS] = n0
         k.tau_step(states[r], model, ints, reals, meta, stack_ints, stack_start, -1, 0.0, dt)
-        fast[r] = ints[0, k.CELLS], ints[1, k.CELLS]
+        fast[r] = ints[0, table.CELLS], ints[1, table.CELLS]
     rng = np.random.default_rng(6)
     slow = np.array([gillespie_with_mutation(rng, n0, birth, death, u, dt) for _ in range(reps)])
     assert stats.ks_2samp(fast[:, 0], slow[:, 0]).pvalue > 1e-3
@@ -116,7 +118,7 @@ def test_gained_mechanism_follows_rates():
     model = compile_model(parse_scenario(MIXED))
     total = model.mutation_rate.sum()
     grid = np.linspace(0, total, 6001)[:-1]
-    picks = [k.gained_mechanism(model.mutation_rate, np.int64(0), x) for x in grid]
+    picks = [table.gained_mechanism(model.mutation_rate, np.int64(0), x) for x in grid]
     shares = np.bincount(picks, minlength=3) / len(picks)
     np.testing.assert_allclose(shares, model.mutation_rate / total, atol=1e-3)
-    assert k.gained_mechanism(model.mutation_rate, np.int64(0b011), 0.0) == 2
+    assert table.gained_mechanism(model.mutation_rate, np.int64(0b011), 0.0) == 2

@@ -1,0 +1,141 @@
+"""A patient's clone table and the exact event-by-event (Gillespie) simulation on it.
+
+Clones are kept by genotype (a bitmask of mechanisms). Small tumours advance one event at a
+time here; larger ones by the compartment engine's exact transitions.
+"""
+
+import numpy as np
+from numba import njit
+
+from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD, genotype_rates
+from kernels.random import exponential, uniform
+
+# The clone table is three plain arrays (a tuple of arrays costs reference counting at every
+# call that numba does not inline): ``ints`` (C, 3) genotype, cells and the parent genotype
+# that first gave rise to it (-1: an initial clone); ``reals`` (C, 4) first-seen day, birth,
+# death and mutation probability under the current line; ``meta`` counters. Pending mutant
+# groups inside a step: ``stack_ints`` (S, 3) genotype, cells and parent genotype,
+# ``stack_start`` (S,) their offset inside the step.
+GENOTYPE, CELLS, PARENT = 0, 1, 2
+FIRST_SEEN, BIRTH, DEATH, MUTATION = 0, 1, 2, 3
+USED, OVERFLOW, CLONE_STEPS, EVENTS, STACK_TOP = 0, 1, 2, 3, 4
+META_SIZE = 5
+
+
+@njit(cache=True)
+def find_slot(ints, reals, meta, genotype, now):
+    """Index of the genotype's slot, or -1. Marks cells of it arising at ``now``: the day
+    becomes the first-seen day of an absent lineage and can only move earlier for a live one.
+    """
+    for c in range(meta[USED]):
+        if ints[c, GENOTYPE] == genotype:
+            if ints[c, CELLS] == 0 or now < reals[c, FIRST_SEEN]:
+                reals[c, FIRST_SEEN] = now
+            return c
+    return -1
+
+
+@njit(cache=True)
+def set_rates(model, ints, reals, c, line):
+    """Rates of slot c under ``line`` (-1: untreated)."""
+    b, d, u = genotype_rates(model, ints[c, GENOTYPE], line)
+    reals[c, BIRTH] = b
+    reals[c, DEATH] = d
+    reals[c, MUTATION] = u
+
+
+@njit(cache=True)
+def clone_slot(model, ints, reals, meta, genotype, parent, line, now):
+    """Index of the genotype's slot, created with rates for ``line`` if new; -1 if full."""
+    c = find_slot(ints, reals, meta, genotype, now)
+    if c >= 0:
+        return c
+    c = meta[USED]
+    if c == ints.shape[0]:
+        meta[OVERFLOW] = 1
+        return -1
+    ints[c, GENOTYPE] = genotype
+    ints[c, CELLS] = 0
+    ints[c, PARENT] = parent
+    reals[c, FIRST_SEEN] = now
+    set_rates(model, ints, reals, c, line)
+    meta[USED] = c + 1
+    return c
+
+
+@njit(cache=True)
+def total_cells(ints, meta):
+    """Cells in all clones."""
+    total = 0
+    for c in range(meta[USED]):
+        total += ints[c, CELLS]
+    return total
+
+
+@njit(cache=True)
+def gained_mechanism(mutation_rate, genotype, u):
+    """The mechanism a mutant daughter gains, given a uniform ``u`` below the total rate."""
+    acc = 0.0
+    last = -1
+    for i in range(mutation_rate.shape[0]):
+        if (genotype >> i) & 1 or mutation_rate[i] == 0.0:
+            continue
+        last = i
+        acc += mutation_rate[i]
+        if u < acc:
+            return i
+    return last
+
+
+@njit(cache=True)
+def ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold):
+    """Gillespie direct method until ``t_stop``, extinction, ``threshold`` or ``exact_below``.
+
+    Exact, one event at a time (O(clones) per event); stops on the very event that reaches
+    the threshold. Returns (time, reason).
+    """
+    total = total_cells(ints, meta)
+    exact_below = model.exact_below
+    while True:
+        if total == 0:
+            return t, EXTINCT
+        if total >= threshold:
+            return t, REACHED_THRESHOLD
+        if total >= exact_below:
+            return t, REACHED_STOP
+        used = meta[USED]
+        rate = 0.0
+        for c in range(used):
+            rate += (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+        if rate <= 0.0:
+            return t_stop, REACHED_STOP
+        t_next = t + exponential(state) / rate
+        if t_next >= t_stop:
+            return t_stop, REACHED_STOP
+        t = t_next
+        meta[EVENTS] += 1
+        target = uniform(state) * rate
+        chosen = -1
+        for c in range(used):
+            weight = (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+            if weight > 0.0:
+                chosen = c
+                if target < weight:
+                    break
+                target -= weight
+        if target < reals[chosen, DEATH] * ints[chosen, CELLS]:
+            ints[chosen, CELLS] -= 1
+            total -= 1
+            continue
+        u = uniform(state)
+        if u < reals[chosen, MUTATION]:
+            genotype = ints[chosen, GENOTYPE]
+            gained = gained_mechanism(model.mutation_rate, genotype, u)
+            child = genotype | (np.int64(1) << gained)
+            s = clone_slot(model, ints, reals, meta, child, genotype, line, t)
+            if s < 0:
+                continue
+            ints[s, CELLS] += 1
+        else:
+            ints[chosen, CELLS] += 1
+        total += 1

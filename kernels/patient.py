@@ -1,0 +1,335 @@
+"""One virtual patient from the first cell to cure, death or the horizon, and batches of them.
+
+The treatment policy runs here, inside compiled code, so a whole patient costs no Python
+calls: treatment starts at detection, scans measure the burden, progression switches to the
+next line, progression on the last line (or lethal burden) makes the disease refractory.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from kernels.clones import (
+    CELLS,
+    CLONE_STEPS,
+    EVENTS,
+    FIRST_SEEN,
+    GENOTYPE,
+    META_SIZE,
+    OVERFLOW,
+    PARENT,
+    USED,
+    clone_slot,
+    set_rates,
+    total_cells,
+)
+from kernels.compartment import STACK_SIZE, advance
+from kernels.model import (
+    END_CURED,
+    END_HORIZON,
+    END_LETHAL,
+    END_PROGRESSION,
+    EXTINCT,
+    L_BEST_RESPONSE,
+    L_DAYS_TO_PROGRESSION,
+    L_END_DAY,
+    L_END_REASON,
+    L_PROGRESSED,
+    L_START_DAY,
+    P_CELLS_AT_END,
+    P_CELLS_AT_START,
+    P_CLONE_STEPS,
+    P_CURED,
+    P_DAYS_TO_DETECTION,
+    P_DAYS_TO_LETHAL,
+    P_DAYS_TO_REFRACTORY,
+    P_END_DAY,
+    P_EVENTS,
+    P_LETHAL,
+    P_LINES_RECEIVED,
+    P_OVERFLOW,
+    P_REFRACTORY,
+    P_RESISTANT_AT_START,
+    REACHED_THRESHOLD,
+    RESPONSE_CR,
+    RESPONSE_NONE,
+    RESPONSE_PD,
+    RESPONSE_PR,
+    RESPONSE_SD,
+)
+
+
+@njit(cache=True)
+def _snapshot(ints, reals, meta, moment, day, origin, snap_day, snap_cells, snap_first):
+    """Record clone sizes and first-seen days (relative to ``origin``) at an output moment."""
+    snap_day[moment] = day
+    for c in range(meta[USED]):
+        snap_cells[moment, c] = ints[c, CELLS]
+        snap_first[moment, c] = reals[c, FIRST_SEEN] - origin
+
+
+@njit(cache=True)
+def _trace(ints, meta, row, day, line, trace_day, trace_line, trace_cells):
+    """Record every slot's cells at ``day`` in row ``row`` of a traced patient; next row."""
+    if row >= trace_day.shape[0] or (row > 0 and trace_day[row - 1] == day):
+        return row
+    trace_day[row] = day
+    trace_line[row] = line
+    for c in range(meta[USED]):
+        trace_cells[row, c] = ints[c, CELLS]
+    return row + 1
+
+
+@njit(cache=True)
+def _category(measured, baseline, partial_response_decrease):
+    if measured == 0.0:
+        return RESPONSE_CR
+    if measured <= (1.0 - partial_response_decrease) * baseline:
+        return RESPONSE_PR
+    return RESPONSE_SD
+
+
+@njit(cache=True)
+def simulate_patient(
+    state,
+    model,
+    patient,
+    lines,
+    snap_day,
+    snap_cells,
+    snap_first,
+    genotypes,
+    trace_day,
+    trace_line,
+    trace_cells,
+):
+    """Simulate one patient from the first cell (or the given clones) to cure, death or horizon.
+
+    Writes the patient row (P_* columns), one row per line received (L_* columns), clone
+    snapshots at treatment start (moment 0), at each line's progression (moment l + 1) and at
+    the end (last moment), the genotype and parent genotype of each clone slot (slots, 2),
+    and, if the trace arrays have rows, every slot's cells at treatment start, at each scan
+    and at the end (with the line then running, 0 = none). Days count from treatment start.
+    A single cell restarts on extinction until one lineage reaches detection.
+    """
+    ints = np.zeros((model.max_clones, 3), np.int64)
+    reals = np.zeros((model.max_clones, 4), np.float64)
+    meta = np.zeros(META_SIZE, np.int64)
+    stack_ints = np.zeros((STACK_SIZE, 3), np.int64)
+    stack_start = np.zeros(STACK_SIZE, np.float64)
+    n_lines = model.line_drugs.shape[0]
+    lethal = model.lethal_cells
+    patient[P_CURED] = 0.0
+    patient[P_LETHAL] = 0.0
+    if model.start_cells.shape[0] == 0:
+        while True:
+            meta[USED] = 0
+            founder = clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
+            ints[founder, CELLS] = 1
+            t, reason = advance(
+                state,
+                model,
+                ints,
+                reals,
+                meta,
+                stack_ints,
+                stack_start,
+                -1,
+                0.0,
+                np.inf,
+                model.detection_cells,
+            )
+            if reason == REACHED_THRESHOLD:
+                break
+        patient[P_DAYS_TO_DETECTION] = t
+    else:
+        for i in range(model.start_cells.shape[0]):
+            genotype = model.start_genotypes[i]
+            c = clone_slot(model, ints, reals, meta, genotype, np.int64(-1), -1, 0.0)
+            ints[c, CELLS] += model.start_cells[i]
+        t = 0.0
+    origin = t
+    horizon = origin + model.horizon_days
+    total = total_cells(ints, meta)
+    patient[P_CELLS_AT_START] = total
+    resistant = 0
+    for c in range(meta[USED]):
+        if ints[c, GENOTYPE] != 0:
+            resistant += ints[c, CELLS]
+    patient[P_RESISTANT_AT_START] = resistant
+    _snapshot(ints, reals, meta, 0, 0.0, origin, snap_day, snap_cells, snap_first)
+    row = _trace(ints, meta, 0, 0.0, 1 if n_lines > 0 else 0, trace_day, trace_line, trace_cells)
+    refractory = False
+    line = 0 if n_lines > 0 else -1
+    line_open = n_lines > 0
+    line_start = t
+    baseline = float(total)
+    nadir = baseline
+    best = RESPONSE_NONE
+    next_scan = t + model.scan_every_days
+    end_reason = END_HORIZON
+    if n_lines > 0 or model.start_cells.shape[0] > 0:
+        for c in range(meta[USED]):
+            set_rates(model, ints, reals, c, line)
+        if line_open:
+            lines[0, L_START_DAY] = 0.0
+            lines[0, L_PROGRESSED] = 0.0
+        while True:
+            t, reason = advance(
+                state,
+                model,
+                ints,
+                reals,
+                meta,
+                stack_ints,
+                stack_start,
+                line,
+                t,
+                min(next_scan, horizon),
+                lethal,
+            )
+            if reason == EXTINCT:
+                patient[P_CURED] = 1.0
+                end_reason = END_CURED
+                break
+            if reason == REACHED_THRESHOLD:
+                patient[P_LETHAL] = 1.0
+                patient[P_DAYS_TO_LETHAL] = t - origin
+                end_reason = END_LETHAL
+                if line_open:
+                    lines[line, L_PROGRESSED] = 1.0
+                    lines[line, L_DAYS_TO_PROGRESSION] = t - line_start
+                    refractory = True
+                    patient[P_DAYS_TO_REFRACTORY] = t - origin
+                break
+            if t >= horizon:
+                end_reason = END_HORIZON
+                break
+            next_scan += model.scan_every_days
+            row = _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
+            if not line_open:
+                continue
+            total = total_cells(ints, meta)
+            measured = float(total) if total >= model.visible_cells else 0.0
+            if measured > 0.0 and measured > (1.0 + model.progression_increase) * nadir:
+                if best == RESPONSE_NONE:
+                    best = RESPONSE_PD
+                lines[line, L_BEST_RESPONSE] = best
+                lines[line, L_PROGRESSED] = 1.0
+                lines[line, L_DAYS_TO_PROGRESSION] = t - line_start
+                lines[line, L_END_DAY] = t - origin
+                lines[line, L_END_REASON] = END_PROGRESSION
+                _snapshot(
+                    ints,
+                    reals,
+                    meta,
+                    line + 1,
+                    t - origin,
+                    origin,
+                    snap_day,
+                    snap_cells,
+                    snap_first,
+                )
+                if line == n_lines - 1:
+                    refractory = True
+                    line_open = False
+                    patient[P_DAYS_TO_REFRACTORY] = t - origin
+                    continue
+                line += 1
+                for c in range(meta[USED]):
+                    set_rates(model, ints, reals, c, line)
+                line_start = t
+                baseline = measured
+                nadir = measured
+                best = RESPONSE_NONE
+                lines[line, L_START_DAY] = t - origin
+                lines[line, L_PROGRESSED] = 0.0
+                continue
+            category = _category(measured, baseline, model.partial_response_decrease)
+            if best == RESPONSE_NONE or category < best:
+                best = category
+            nadir = min(nadir, measured)
+        if line_open:
+            if end_reason == END_CURED:
+                best = RESPONSE_CR
+            elif end_reason == END_LETHAL and best == RESPONSE_NONE:
+                best = RESPONSE_PD
+            lines[line, L_BEST_RESPONSE] = best
+            lines[line, L_END_DAY] = t - origin
+            lines[line, L_END_REASON] = end_reason
+    patient[P_REFRACTORY] = 1.0 if refractory else 0.0
+    patient[P_CELLS_AT_END] = total_cells(ints, meta)
+    patient[P_LINES_RECEIVED] = line + 1
+    patient[P_END_DAY] = t - origin
+    patient[P_OVERFLOW] = meta[OVERFLOW]
+    patient[P_CLONE_STEPS] = meta[CLONE_STEPS]
+    patient[P_EVENTS] = meta[EVENTS]
+    _snapshot(
+        ints,
+        reals,
+        meta,
+        snap_day.shape[0] - 1,
+        t - origin,
+        origin,
+        snap_day,
+        snap_cells,
+        snap_first,
+    )
+    _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
+    for c in range(meta[USED]):
+        genotypes[c, 0] = ints[c, GENOTYPE]
+        genotypes[c, 1] = ints[c, PARENT]
+
+
+@njit(cache=True, parallel=True)
+def simulate_batch(
+    states,
+    model,
+    patients,
+    lines,
+    snap_day,
+    snap_cells,
+    snap_first,
+    genotypes,
+    trace_day,
+    trace_line,
+    trace_cells,
+):
+    """Simulate ``states.shape[0]`` patients in parallel, each on its own generator state.
+
+    Outputs are preallocated by the caller (NaN or -1 filled) with a leading patient axis;
+    the trace arrays cover the first ``trace_day.shape[0]`` patients only. Each patient
+    writes only its own rows, so results do not depend on the thread count.
+    """
+    traced = trace_day.shape[0]
+    no_day = np.empty(0, np.float64)
+    no_line = np.empty(0, np.int64)
+    no_cells = np.empty((0, trace_cells.shape[2]), np.int64)
+    for p in prange(states.shape[0]):
+        if p < traced:
+            simulate_patient(
+                states[p],
+                model,
+                patients[p],
+                lines[p],
+                snap_day[p],
+                snap_cells[p],
+                snap_first[p],
+                genotypes[p],
+                trace_day[p],
+                trace_line[p],
+                trace_cells[p],
+            )
+        else:
+            simulate_patient(
+                states[p],
+                model,
+                patients[p],
+                lines[p],
+                snap_day[p],
+                snap_cells[p],
+                snap_first[p],
+                genotypes[p],
+                no_day,
+                no_line,
+                no_cells,
+            )
