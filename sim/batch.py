@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numba
@@ -103,6 +104,7 @@ def _manifest(
         "refractory_version": package_version(),
         "numba_version": numba.__version__,
         "threads": numba.get_num_threads(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
