@@ -43,6 +43,9 @@ L_COLUMNS = 6
 # Why an advance() call returned.
 REACHED_STOP, REACHED_THRESHOLD, EXTINCT = 0, 1, 2
 
+# Which engine advances the tumour (PatientModel.engine).
+ENGINE_COMPARTMENT, ENGINE_AGENT = 0, 1
+
 
 class PatientModel(NamedTuple):
     """Everything one patient's simulation reads, as arrays and scalars (built by sim.compile).
@@ -74,6 +77,10 @@ class PatientModel(NamedTuple):
     threshold_tolerance: float  # detection and lethal sizes are reached within this fraction
     max_clones: int
     mutant_bins: int  # above this many mutants in one step, group them by arrival time
+    engine: int  # ENGINE_COMPARTMENT or ENGINE_AGENT
+    agent_cells: int  # agent engine: room for this many cells (0 for the compartment engine)
+    barcode_cells: float  # agent engine: label cells on first reaching this total (0: at start)
+    barcodes: int  # agent engine: number of barcodes given (0 for the compartment engine)
 
 
 @njit(cache=True)

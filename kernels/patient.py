@@ -8,6 +8,8 @@ next line, progression on the last line (or lethal burden) makes the disease ref
 import numpy as np
 from numba import njit, prange
 
+from kernels.agent import advance as agent_advance
+from kernels.agent import label_cells, place_cells, snapshot_lineages
 from kernels.clones import (
     CELLS,
     CLONE_STEPS,
@@ -28,6 +30,7 @@ from kernels.model import (
     END_HORIZON,
     END_LETHAL,
     END_PROGRESSION,
+    ENGINE_AGENT,
     EXTINCT,
     L_BEST_RESPONSE,
     L_DAYS_TO_PROGRESSION,
@@ -56,6 +59,32 @@ from kernels.model import (
     RESPONSE_PR,
     RESPONSE_SD,
 )
+
+
+@njit(cache=True)
+def _advance(
+    state,
+    model,
+    ints,
+    reals,
+    meta,
+    stack_ints,
+    stack_start,
+    barcodes,
+    starts,
+    line,
+    t,
+    t_stop,
+    threshold,
+):
+    """Advance the tumour with the model's engine (cell by cell, or clone transitions)."""
+    if model.engine == ENGINE_AGENT:
+        return agent_advance(
+            state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, threshold
+        )
+    return advance(
+        state, model, ints, reals, meta, stack_ints, stack_start, line, t, t_stop, threshold
+    )
 
 
 @njit(cache=True)
@@ -101,6 +130,9 @@ def simulate_patient(
     trace_day,
     trace_line,
     trace_cells,
+    lineage_cells,
+    lineage_resistant,
+    lineage_mechanisms,
 ):
     """Simulate one patient from the first cell (or the given clones) to cure, death or horizon.
 
@@ -109,13 +141,17 @@ def simulate_patient(
     the end (last moment), the genotype and parent genotype of each clone slot (slots, 2),
     and, if the trace arrays have rows, every slot's cells at treatment start, at each scan
     and at the end (with the line then running, 0 = none). Days count from treatment start.
-    A single cell restarts on extinction until one lineage reaches detection.
+    A single cell restarts on extinction until one lineage reaches detection. The agent
+    engine also records each barcode's cells, resistant cells and mechanisms at the clone
+    snapshot moments in ``lineage_*`` (moments, barcodes).
     """
     ints = np.zeros((model.max_clones, 3), np.int64)
     reals = np.zeros((model.max_clones, 4), np.float64)
     meta = np.zeros(META_SIZE, np.int64)
     stack_ints = np.zeros((STACK_SIZE, 3), np.int64)
     stack_start = np.zeros(STACK_SIZE, np.float64)
+    barcodes = np.empty(model.agent_cells, np.int32)
+    starts = np.zeros(model.max_clones + 1, np.int64)
     n_lines = model.line_drugs.shape[0]
     lethal = model.lethal_cells
     patient[P_CURED] = 0.0
@@ -125,7 +161,8 @@ def simulate_patient(
             meta[USED] = 0
             founder = clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
             ints[founder, CELLS] = 1
-            t, reason = advance(
+            place_cells(ints, meta, barcodes, starts)
+            t, reason = _advance(
                 state,
                 model,
                 ints,
@@ -133,6 +170,8 @@ def simulate_patient(
                 meta,
                 stack_ints,
                 stack_start,
+                barcodes,
+                starts,
                 -1,
                 0.0,
                 np.inf,
@@ -146,6 +185,7 @@ def simulate_patient(
             genotype = model.start_genotypes[i]
             c = clone_slot(model, ints, reals, meta, genotype, np.int64(-1), -1, 0.0)
             ints[c, CELLS] += model.start_cells[i]
+        place_cells(ints, meta, barcodes, starts)
         t = 0.0
     origin = t
     horizon = origin + model.horizon_days
@@ -157,6 +197,10 @@ def simulate_patient(
             resistant += ints[c, CELLS]
     patient[P_RESISTANT_AT_START] = resistant
     _snapshot(ints, reals, meta, 0, 0.0, origin, snap_day, snap_cells, snap_first)
+    label_cells(meta, barcodes, starts)
+    snapshot_lineages(
+        ints, meta, barcodes, starts, 0, lineage_cells, lineage_resistant, lineage_mechanisms
+    )
     row = _trace(ints, meta, 0, 0.0, 1 if n_lines > 0 else 0, trace_day, trace_line, trace_cells)
     refractory = False
     line = 0 if n_lines > 0 else -1
@@ -174,7 +218,7 @@ def simulate_patient(
             lines[0, L_START_DAY] = 0.0
             lines[0, L_PROGRESSED] = 0.0
         while True:
-            t, reason = advance(
+            t, reason = _advance(
                 state,
                 model,
                 ints,
@@ -182,6 +226,8 @@ def simulate_patient(
                 meta,
                 stack_ints,
                 stack_start,
+                barcodes,
+                starts,
                 line,
                 t,
                 min(next_scan, horizon),
@@ -229,6 +275,16 @@ def simulate_patient(
                     snap_cells,
                     snap_first,
                 )
+                snapshot_lineages(
+                    ints,
+                    meta,
+                    barcodes,
+                    starts,
+                    line + 1,
+                    lineage_cells,
+                    lineage_resistant,
+                    lineage_mechanisms,
+                )
                 if line == n_lines - 1:
                     refractory = True
                     line_open = False
@@ -274,6 +330,16 @@ def simulate_patient(
         snap_cells,
         snap_first,
     )
+    snapshot_lineages(
+        ints,
+        meta,
+        barcodes,
+        starts,
+        snap_day.shape[0] - 1,
+        lineage_cells,
+        lineage_resistant,
+        lineage_mechanisms,
+    )
     _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
     for c in range(meta[USED]):
         genotypes[c, 0] = ints[c, GENOTYPE]
@@ -293,11 +359,15 @@ def simulate_batch(
     trace_day,
     trace_line,
     trace_cells,
+    lineage_cells,
+    lineage_resistant,
+    lineage_mechanisms,
 ):
     """Simulate ``states.shape[0]`` patients in parallel, each on its own generator state.
 
     Outputs are preallocated by the caller (NaN or -1 filled) with a leading patient axis;
-    the trace arrays cover the first ``trace_day.shape[0]`` patients only. Each patient
+    the trace arrays cover the first ``trace_day.shape[0]`` patients only; the lineage arrays
+    (patients, moments, barcodes) are empty along barcodes for the compartment engine. Each patient
     writes only its own rows, so results do not depend on the thread count.
     """
     traced = trace_day.shape[0]
@@ -318,6 +388,9 @@ def simulate_batch(
                 trace_day[p],
                 trace_line[p],
                 trace_cells[p],
+                lineage_cells[p],
+                lineage_resistant[p],
+                lineage_mechanisms[p],
             )
         else:
             simulate_patient(
@@ -332,4 +405,7 @@ def simulate_batch(
                 no_day,
                 no_line,
                 no_cells,
+                lineage_cells[p],
+                lineage_resistant[p],
+                lineage_mechanisms[p],
             )

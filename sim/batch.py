@@ -100,6 +100,7 @@ def _manifest(
             "max_log_growth_per_step": compile_settings.MAX_LOG_GROWTH,
             "threshold_tolerance": compile_settings.THRESHOLD_TOLERANCE,
             "mutant_bins": compile_settings.MUTANT_BINS,
+            "agent_max_cells": compile_settings.AGENT_MAX_CELLS,
         },
         "refractory_version": package_version(),
         "numba_version": numba.__version__,
@@ -125,7 +126,7 @@ def run_batch(
     below ``trace`` also record every clone at every scan (the ``trace`` table).
     """
     first, stop = patient_range or (0, scenario.scenario.patients)
-    model = compile_model(scenario)
+    model = compile_model(scenario, source)
     engine = ENGINES[scenario.scenario.engine]
     digest = f"{scenario_hash(scenario)}-trace{trace}"
     out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +157,7 @@ def run_batch(
 
 def _write_chunk(out: Path, start: int, stop: int, tables: Tables) -> None:
     """Write one chunk's tables; the patients file goes last and marks the chunk complete."""
-    for name in ("trace", "lines", "clones", "patients"):
+    for name in ("trace", "lineages", "lines", "clones", "patients"):
         write_parquet(getattr(tables, name), _chunk_path(out, name, start, stop))
 
 

@@ -4,9 +4,12 @@ The only place where model objects become arrays: dtypes and contiguity are fixe
 that each kernel compiles once for every scenario.
 """
 
+import math
+
 import numpy as np
 
-from kernels.model import PatientModel
+from kernels.model import ENGINE_AGENT, ENGINE_COMPARTMENT, PatientModel
+from sim.errors import ScenarioError, number
 from sim.scenario import Scenario
 
 #: Total size below which the compartment engine simulates event by event (exact Gillespie).
@@ -19,6 +22,8 @@ THRESHOLD_TOLERANCE = 0.01
 MUTANT_BINS = 16
 #: Clone slots per patient when mechanisms allow more genotypes than this.
 MAX_CLONE_SLOTS = 1024
+#: Most cells the agent engine holds per patient (4 bytes each, one patient per thread).
+AGENT_MAX_CELLS = 10_000_000
 
 
 def genotype_names(genotype: int, mechanism_names: tuple[str, ...]) -> str:
@@ -26,8 +31,32 @@ def genotype_names(genotype: int, mechanism_names: tuple[str, ...]) -> str:
     return "+".join(name for i, name in enumerate(mechanism_names) if genotype >> i & 1)
 
 
-def compile_model(scenario: Scenario) -> PatientModel:
-    """Arrays and scalars for the kernels."""
+def agent_sizes(scenario: Scenario, source: str = "<scenario>") -> tuple[int, float, int]:
+    """Cells the agent engine must hold, the size at which it labels cells (0: at treatment
+    start) and the number of barcodes; a ScenarioError when the cells exceed the limit."""
+    tumor = scenario.tumor
+    untreated_growth = tumor.start == "single_cell" and not scenario.lines
+    field = "detection_cells" if untreated_growth else "lethal_cells"
+    needed = getattr(tumor, field)
+    if needed > AGENT_MAX_CELLS:
+        raise ScenarioError(
+            source,
+            f"the agent engine holds at most {number(float(AGENT_MAX_CELLS))} cells per patient "
+            f"(4 bytes each), but this scenario runs until tumor.{field} = {number(needed)} "
+            "cells",
+            f"Lower {field} in [tumor] to at most {number(float(AGENT_MAX_CELLS))}, or use "
+            'engine = "compartment" (in [scenario] or --engine compartment), which has no '
+            "size limit.",
+            field=f"tumor.{field}",
+        )
+    barcode_at = scenario.agent.barcode_at
+    if barcode_at != "detection":
+        return math.ceil(needed), float(barcode_at), math.ceil(barcode_at)
+    return math.ceil(needed), 0.0, math.ceil(tumor.treatment_start_cells)
+
+
+def compile_model(scenario: Scenario, source: str = "<scenario>") -> PatientModel:
+    """Arrays and scalars for the kernels; ``source`` names the file in errors."""
     tumor = scenario.tumor
     mechanisms = scenario.mechanisms
     drugs = scenario.drugs
@@ -70,4 +99,18 @@ def compile_model(scenario: Scenario) -> PatientModel:
         threshold_tolerance=THRESHOLD_TOLERANCE,
         max_clones=min(2 ** len(mechanisms), MAX_CLONE_SLOTS),
         mutant_bins=MUTANT_BINS,
+        **_engine_fields(scenario, source),
     )
+
+
+def _engine_fields(scenario: Scenario, source: str) -> dict:
+    """The PatientModel fields that select and size the engine."""
+    if scenario.scenario.engine != "agent":
+        return {"engine": ENGINE_COMPARTMENT, "agent_cells": 0, "barcode_cells": 0.0, "barcodes": 0}
+    cells, barcode_cells, barcodes = agent_sizes(scenario, source)
+    return {
+        "engine": ENGINE_AGENT,
+        "agent_cells": cells,
+        "barcode_cells": barcode_cells,
+        "barcodes": barcodes,
+    }

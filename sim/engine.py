@@ -5,8 +5,9 @@ An engine is a function (model, seed, first, count, trace) -> RawChunk registere
 is exercised by every engine-parametrised test.
 """
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +28,10 @@ class RawChunk:
     arose from (-1: unused slot / an initial clone). The first ``traced`` patients also have
     ``trace_day`` (traced, rows), ``trace_line`` and ``trace_cells`` (traced, rows, slots):
     every slot's cells at treatment start, at each scan and at the end (NaN / -1 unused rows).
+    The agent engine adds one row per patient, snapshot moment and barcode with cells then:
+    ``lineage_patient`` (rows,) index within the chunk, ``lineage_moment``,
+    ``lineage_barcode``, ``lineage_cells``, ``lineage_resistant`` (cells carrying any
+    mechanism) and ``lineage_mechanisms`` (union of its cells' genotypes); empty otherwise.
     """
 
     first: int
@@ -39,6 +44,12 @@ class RawChunk:
     trace_day: np.ndarray
     trace_line: np.ndarray
     trace_cells: np.ndarray
+    lineage_patient: np.ndarray
+    lineage_moment: np.ndarray
+    lineage_barcode: np.ndarray
+    lineage_cells: np.ndarray
+    lineage_resistant: np.ndarray
+    lineage_mechanisms: np.ndarray
 
 
 def trace_rows(model: PatientModel) -> int:
@@ -67,6 +78,42 @@ def allocate_chunk(model: PatientModel, first: int, count: int, trace: int) -> R
         trace_day=np.full((traced, rows), np.nan),
         trace_line=np.full((traced, rows), -1, np.int64),
         trace_cells=np.full((traced, rows, slots), -1, np.int64),
+        **{name: np.empty(0, np.int64) for name in LINEAGE_FIELDS},
+    )
+
+
+#: The RawChunk fields of the lineage rows (agent engine).
+LINEAGE_FIELDS = (
+    "lineage_patient",
+    "lineage_moment",
+    "lineage_barcode",
+    "lineage_cells",
+    "lineage_resistant",
+    "lineage_mechanisms",
+)
+
+
+def _lineage_arrays(count: int, moments: int, barcodes: int) -> tuple[np.ndarray, ...]:
+    """Zeroed per-barcode outputs (count, moments, barcodes): cells, resistant, mechanisms."""
+    shape = (count, moments, barcodes)
+    return np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int64)
+
+
+def _simulate(model: PatientModel, seed: int, chunk: RawChunk, a: int, b: int, lineages):
+    """Run patients a .. b - 1 of the chunk into its arrays (views, written in place)."""
+    simulate_batch(
+        patient_states(seed, chunk.first + a, b - a),
+        model,
+        chunk.patients[a:b],
+        chunk.lines[a:b],
+        chunk.snap_day[a:b],
+        chunk.snap_cells[a:b],
+        chunk.snap_first[a:b],
+        chunk.genotypes[a:b],
+        chunk.trace_day[a:b],
+        chunk.trace_line[a:b],
+        chunk.trace_cells[a:b],
+        *lineages,
     )
 
 
@@ -78,23 +125,50 @@ def run_compartment(
     Patients with an index below ``trace`` also record their clones at every scan.
     """
     chunk = allocate_chunk(model, first, count, trace)
-    simulate_batch(
-        patient_states(seed, first, count),
-        model,
-        chunk.patients,
-        chunk.lines,
-        chunk.snap_day,
-        chunk.snap_cells,
-        chunk.snap_first,
-        chunk.genotypes,
-        chunk.trace_day,
-        chunk.trace_line,
-        chunk.trace_cells,
-    )
+    _simulate(model, seed, chunk, 0, count, _lineage_arrays(count, chunk.snap_day.shape[1], 0))
     return chunk
+
+
+#: Bytes of per-barcode outputs held at once by the agent engine (patients run in groups).
+AGENT_GROUP_BYTES = 512 * 2**20
+
+
+def run_agent(model: PatientModel, seed: int, first: int, count: int, trace: int = 0) -> RawChunk:
+    """The agent engine: every cell simulated (exact Gillespie), lineage barcodes recorded.
+
+    Patients run in parallel in groups small enough that their per-barcode outputs fit in
+    ``AGENT_GROUP_BYTES``; each group's barcodes with cells are kept as lineage rows.
+    """
+    chunk = allocate_chunk(model, first, count, trace)
+    moments = chunk.snap_day.shape[1]
+    per_patient = 16 * moments * max(model.barcodes, 1)
+    group = max(1, math.floor(AGENT_GROUP_BYTES / per_patient))
+    parts = []
+    for a in range(0, count, group):
+        b = min(a + group, count)
+        cells, resistant, mechanisms = _lineage_arrays(b - a, moments, model.barcodes)
+        _simulate(model, seed, chunk, a, b, (cells, resistant, mechanisms))
+        p, m, barcode = np.nonzero(cells)
+        parts.append(
+            (
+                p + a,
+                m,
+                barcode,
+                cells[p, m, barcode],
+                resistant[p, m, barcode],
+                mechanisms[p, m, barcode],
+            )
+        )
+    columns = zip(*parts, strict=True) if parts else [np.empty(0, np.int64)] * 6
+    lineages = {
+        name: np.concatenate(column).astype(np.int64)
+        for name, column in zip(LINEAGE_FIELDS, columns, strict=True)
+    }
+    return replace(chunk, **lineages)
 
 
 #: Engines by the name used in scenario files and on the command line.
 ENGINES: dict[str, Callable[[PatientModel, int, int, int, int], RawChunk]] = {
     "compartment": run_compartment,
+    "agent": run_agent,
 }

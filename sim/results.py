@@ -1,9 +1,11 @@
 """Result tables: the kernels' coded arrays turned into named pandas DataFrames.
 
-Four tables per batch (documented in the README): ``patients`` (one row per patient),
+Five tables per batch (documented in the README): ``patients`` (one row per patient),
 ``lines`` (one row per patient and line received), ``clones`` (clones alive at treatment
-start, at each progression and at the end) and ``trace`` (every live clone at every scan, for
-the first patients of a batch). Days count from the start of treatment.
+start, at each progression and at the end), ``trace`` (every live clone at every scan, for
+the first patients of a batch) and ``lineages`` (agent engine: each barcode's cells at the
+moments of ``clones``; empty for the compartment engine). Days count from the start of
+treatment.
 """
 
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ END_REASONS = {
     k.END_LETHAL: "lethal",
     k.END_HORIZON: "horizon",
 }
-TABLES = ("patients", "lines", "clones", "trace")
+TABLES = ("patients", "lines", "clones", "trace", "lineages")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Tables:
     lines: pd.DataFrame
     clones: pd.DataFrame
     trace: pd.DataFrame
+    lineages: pd.DataFrame
 
     def as_dict(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
@@ -97,6 +100,25 @@ def _trace(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -
             "mechanisms": _names(raw.genotypes[p, s, 0], mechanism_names),
             "parent_mechanisms": _names(raw.genotypes[p, s, 1], mechanism_names),
             "cells": raw.trace_cells[p, r, s],
+        }
+    )
+
+
+def _lineages(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]):
+    """One row per patient, moment and barcode with cells then (agent engine)."""
+    moments = np.array(_moment_names(raw.lines.shape[1]), dtype=object)
+    genotypes, inverse = np.unique(raw.lineage_mechanisms, return_inverse=True)
+    names = np.array([genotype_names(int(g), mechanism_names) for g in genotypes], dtype=object)
+    p = raw.lineage_patient
+    return pd.DataFrame(
+        {
+            "patient": index[p],
+            "moment": moments[raw.lineage_moment],
+            "day": raw.snap_day[p, raw.lineage_moment],
+            "barcode": raw.lineage_barcode,
+            "cells": raw.lineage_cells,
+            "resistant_cells": raw.lineage_resistant,
+            "mechanisms": names[inverse.reshape(-1)],
         }
     )
 
@@ -167,4 +189,5 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> Tables:
         lines=_lines(raw, index, scenario, clones),
         clones=clones,
         trace=_trace(raw, index, names),
+        lineages=_lineages(raw, index, names),
     )

@@ -26,7 +26,7 @@ from pydantic import (
 from sim.errors import Problem, ScenarioError, from_validation_error, number, quoted
 
 #: Simulation engines a scenario may ask for; add a name here when an engine is added.
-ENGINES = ("compartment",)
+ENGINES = ("compartment", "agent")
 STARTS = ("single_cell", "cells")
 EFFECTS = ("death", "birth")
 COMBINES = ("add", "max")
@@ -307,6 +307,25 @@ class Monitoring(_Table):
     )
 
 
+def _barcode_moment(value: Any) -> str | float:
+    """[agent].barcode_at: "detection" or a number of cells (>= 1)."""
+    if value == "detection":
+        return value
+    size = _finite(value)
+    if size is None or size < 1:
+        raise Problem(f"must be {_BARCODE_RULE}", given=value)
+    return size
+
+
+_BARCODE_RULE = '"detection" or a number of cells >= 1'
+
+
+class Agent(_Table):
+    """[agent]: settings of the agent engine (ignored by the compartment engine)."""
+
+    barcode_at: _typed(str | float, _BARCODE_RULE, _barcode_moment) = "detection"
+
+
 class Scenario(_Table):
     """A whole scenario file; cross-table references are checked here."""
 
@@ -316,6 +335,7 @@ class Scenario(_Table):
     drugs: tuple[Drug, ...] = Field(default=(), alias="drug")
     lines: tuple[Line, ...] = Field(default=(), alias="line")
     monitoring: Monitoring = Monitoring()
+    agent: Agent = Agent()
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<scenario>") -> "Scenario":
@@ -371,7 +391,23 @@ class Scenario(_Table):
         for i, clone in enumerate(self.tumor.clones):
             loc = ("tumor", "clone", i, "mechanisms")
             _require_defined(clone.mechanisms, mechanisms, "mechanism", loc, "the clone")
+        _require_barcode_size(self.agent.barcode_at, self.tumor)
         return self
+
+
+def _require_barcode_size(barcode_at: str | float, tumor: Tumor) -> None:
+    """A number of cells to label at must be reached while the tumour grows to detection."""
+    if barcode_at == "detection":
+        return
+    if tumor.start != "single_cell" or barcode_at > tumor.detection_cells:
+        raise Problem(
+            "may be a number of cells only when the tumour grows from a single cell "
+            '(start = "single_cell") up to tumor.detection_cells '
+            f"({number(tumor.detection_cells)})",
+            given=barcode_at,
+            loc=("agent", "barcode_at"),
+            fix='Use barcode_at = "detection", or a size no larger than detection_cells.',
+        )
 
 
 def _require_unique(entries: Sequence[Mechanism | Drug], kind: str) -> None:

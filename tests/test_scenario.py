@@ -305,7 +305,7 @@ BAD = {
     "unknown engine": (
         toml(scenario='engine = "gillespie"'),
         "scenario.engine",
-        'must be one of "compartment"; got the string "gillespie"',
+        'must be one of "compartment", "agent"; got the string "gillespie"',
     ),
     "unknown effect": (
         toml(rest=DRUG_A + 'effect = "kill"'),

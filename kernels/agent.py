@@ -1,0 +1,166 @@
+"""The agent engine: every cell is an agent, advanced by the exact Gillespie direct method.
+
+Cells live in one flat array of lineage barcodes, grouped in blocks by clone slot: the cells
+of slot c are ``barcodes[starts[c]:starts[c + 1]]`` and ``starts[meta[USED]]`` is the total.
+A cell's genotype is its slot's; its barcode (-1 until the cells are labelled) is inherited
+by its daughters. Adding or removing a cell moves one cell per later block (swap at the block
+edges), so an event costs O(clones), never O(cells). The clone table ``ints`` keeps the
+counts of the blocks, so the treatment policy and snapshots read it as for the compartment
+engine. Reference: Gillespie (1977), J. Phys. Chem. 81:2340 (direct method).
+"""
+
+import numpy as np
+from numba import njit
+
+from kernels.clones import (
+    BIRTH,
+    CELLS,
+    DEATH,
+    EVENTS,
+    GENOTYPE,
+    MUTATION,
+    OVERFLOW,
+    USED,
+    clone_slot,
+    gained_mechanism,
+)
+from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD
+from kernels.random import exponential, uniform
+
+
+@njit(cache=True)
+def place_cells(ints, meta, barcodes, starts):
+    """Lay out the clone table's cells as unlabelled blocks (after the table was set anew)."""
+    if barcodes.shape[0] == 0:
+        return
+    position = 0
+    for c in range(meta[USED]):
+        starts[c] = position
+        position += ints[c, CELLS]
+    starts[meta[USED]] = position
+    barcodes[:position] = -1
+
+
+@njit(cache=True)
+def label_cells(meta, barcodes, starts):
+    """Give every cell a distinct barcode 0 .. total - 1, unless the cells are labelled."""
+    total = starts[meta[USED]] if barcodes.shape[0] > 0 else 0
+    if total == 0 or barcodes[0] >= 0:
+        return
+    for i in range(total):
+        barcodes[i] = i
+
+
+@njit(cache=True)
+def snapshot_lineages(ints, meta, barcodes, starts, moment, cells, resistant, mechanisms):
+    """Per barcode at an output moment: its cells, those carrying any mechanism, and the
+    union (bitwise or) of its cells' mechanisms. ``cells``, ``resistant``, ``mechanisms``
+    are (moments, barcodes), zero-filled by the caller; unlabelled cells are not counted."""
+    if barcodes.shape[0] == 0:
+        return
+    for c in range(meta[USED]):
+        genotype = ints[c, GENOTYPE]
+        for i in range(starts[c], starts[c + 1]):
+            b = barcodes[i]
+            if b < 0 or b >= cells.shape[1]:
+                continue
+            cells[moment, b] += 1
+            if genotype != 0:
+                resistant[moment, b] += 1
+                mechanisms[moment, b] |= genotype
+
+
+@njit(cache=True)
+def _add_cell(ints, meta, barcodes, starts, c, barcode):
+    """Append a cell with ``barcode`` to block c: each later block's first cell moves to its
+    end, opening a hole at the end of block c."""
+    hole = starts[meta[USED]]
+    for later in range(meta[USED] - 1, c, -1):
+        first = starts[later]
+        barcodes[hole] = barcodes[first]
+        starts[later] = first + 1
+        hole = first
+    barcodes[hole] = barcode
+    starts[meta[USED]] += 1
+    ints[c, CELLS] += 1
+
+
+@njit(cache=True)
+def _remove_cell(ints, meta, barcodes, starts, c, i):
+    """Remove the cell at position i of block c: the block's last cell fills position i and
+    each later block's last cell moves to the hole at its front."""
+    hole = starts[c + 1] - 1
+    barcodes[i] = barcodes[hole]
+    for later in range(c + 1, meta[USED]):
+        last = starts[later + 1] - 1
+        barcodes[hole] = barcodes[last]
+        starts[later] = hole
+        hole = last
+    starts[meta[USED]] -= 1
+    ints[c, CELLS] -= 1
+
+
+@njit(cache=True)
+def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, threshold):
+    """Run the tumour cell by cell from ``t`` to ``t_stop``, extinction or ``threshold`` cells.
+
+    Gillespie's direct method with the rates of ``line`` held constant: the clone of the next
+    event by its total rate, then a uniformly random cell of it. A division may give a mutant
+    daughter (new slot, same barcode). Labels every cell when the total first reaches
+    ``model.barcode_cells`` (> 0). Stops on the very event that reaches the threshold.
+    Returns (time, reason) like kernels.compartment.advance.
+    """
+    label_at = model.barcode_cells
+    mutation_rate = model.mutation_rate
+    while True:
+        used = meta[USED]
+        total = starts[used]
+        if label_at > 0.0 and total >= label_at:
+            label_cells(meta, barcodes, starts)
+        if total == 0:
+            return t, EXTINCT
+        if total >= threshold:
+            return t, REACHED_THRESHOLD
+        if t >= t_stop:
+            return t_stop, REACHED_STOP
+        rate = 0.0
+        for c in range(used):
+            rate += (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+        if rate <= 0.0:
+            return t_stop, REACHED_STOP
+        t_next = t + exponential(state) / rate
+        if t_next >= t_stop:
+            return t_stop, REACHED_STOP
+        t = t_next
+        meta[EVENTS] += 1
+        target = uniform(state) * rate
+        chosen = -1
+        for c in range(used):
+            weight = (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+            if weight > 0.0:
+                chosen = c
+                if target < weight:
+                    break
+                target -= weight
+        n = ints[chosen, CELLS]
+        i = starts[chosen] + min(np.int64(uniform(state) * n), n - 1)
+        if target < reals[chosen, DEATH] * n:
+            _remove_cell(ints, meta, barcodes, starts, chosen, i)
+            continue
+        if total == barcodes.shape[0]:
+            meta[OVERFLOW] = 1
+            continue
+        barcode = barcodes[i]
+        u = uniform(state)
+        if u < reals[chosen, MUTATION]:
+            genotype = ints[chosen, GENOTYPE]
+            gained = gained_mechanism(mutation_rate, genotype, u)
+            child = genotype | (np.int64(1) << gained)
+            s = clone_slot(model, ints, reals, meta, child, genotype, line, t)
+            if s < 0:
+                continue
+            if meta[USED] > used:
+                starts[meta[USED]] = starts[used]
+            _add_cell(ints, meta, barcodes, starts, s, barcode)
+        else:
+            _add_cell(ints, meta, barcodes, starts, chosen, barcode)
