@@ -7,7 +7,7 @@ time here; larger ones by the compartment engine's exact transitions.
 import numpy as np
 from numba import njit
 
-from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD, genotype_rates
+from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD, exposed_rates
 from kernels.random import exponential, uniform
 
 # The clone table is three plain arrays (a tuple of arrays costs reference counting at every
@@ -36,17 +36,17 @@ def find_slot(ints, reals, meta, genotype, now):
 
 
 @njit(cache=True)
-def set_rates(model, ints, reals, c, line):
-    """Rates of slot c under ``line`` (-1: untreated)."""
-    b, d, u = genotype_rates(model, ints[c, GENOTYPE], line)
+def set_rates(model, ints, reals, c, exposure):
+    """Rates of slot c under ``exposure`` (see kernels.model.PatientModel)."""
+    b, d, u = exposed_rates(model, ints[c, GENOTYPE], exposure)
     reals[c, BIRTH] = b
     reals[c, DEATH] = d
     reals[c, MUTATION] = u
 
 
 @njit(cache=True)
-def clone_slot(model, ints, reals, meta, genotype, parent, line, now):
-    """Index of the genotype's slot, created with rates for ``line`` if new; -1 if full."""
+def clone_slot(model, ints, reals, meta, genotype, parent, exposure, now):
+    """Index of the genotype's slot, created with rates under ``exposure`` if new; -1 if full."""
     c = find_slot(ints, reals, meta, genotype, now)
     if c >= 0:
         return c
@@ -58,7 +58,7 @@ def clone_slot(model, ints, reals, meta, genotype, parent, line, now):
     ints[c, CELLS] = 0
     ints[c, PARENT] = parent
     reals[c, FIRST_SEEN] = now
-    set_rates(model, ints, reals, c, line)
+    set_rates(model, ints, reals, c, exposure)
     meta[USED] = c + 1
     return c
 
@@ -88,7 +88,7 @@ def gained_mechanism(mutation_rate, genotype, u):
 
 
 @njit(cache=True)
-def ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold):
+def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold):
     """Gillespie direct method until ``t_stop``, extinction, ``threshold`` or ``exact_below``.
 
     Exact, one event at a time (O(clones) per event); stops on the very event that reaches
@@ -132,7 +132,7 @@ def ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold):
             genotype = ints[chosen, GENOTYPE]
             gained = gained_mechanism(model.mutation_rate, genotype, u)
             child = genotype | (np.int64(1) << gained)
-            s = clone_slot(model, ints, reals, meta, child, genotype, line, t)
+            s = clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
             if s < 0:
                 continue
             ints[s, CELLS] += 1

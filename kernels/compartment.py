@@ -25,6 +25,7 @@ from kernels.clones import (
     USED,
     clone_slot,
     find_slot,
+    set_rates,
     ssa_advance,
     total_cells,
 )
@@ -118,7 +119,7 @@ def _grow(state, reals, meta, c, cells, span):
 
 
 @njit(cache=True)
-def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, line, t, dt):
+def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, dt):
     """Advance every clone by the exact transition over ``dt`` with mutants placed inside."""
     mutation_rate = model.mutation_rate
     bins = model.mutant_bins
@@ -150,7 +151,7 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, line, t, 
         c = find_slot(ints, reals, meta, genotype, t + start)
         if c < 0:
             parent = stack_ints[top, PARENT]
-            c = clone_slot(model, ints, reals, meta, genotype, parent, line, t + start)
+            c = clone_slot(model, ints, reals, meta, genotype, parent, exposure, t + start)
             if c < 0:
                 continue
         span = dt - start
@@ -172,39 +173,64 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, line, t, 
 
 
 @njit(cache=True)
-def _step_length(ints, reals, meta, total, dt, max_log_growth, threshold, aim):
+def _step_length(ints, reals, meta, total, dt, max_log_growth, threshold, aim, max_total_change):
     """Longest step allowed, up to ``dt``: growing clones grow by at most ``max_log_growth``
-    and shrinking ones by at most a factor e; near the threshold, a step aimed at landing
+    and shrinking ones by at most a factor e; the total changes by at most
+    ``max_total_change`` in log (inf: no limit); near the threshold, a step aimed at landing
     just above it (at ``aim`` cells)."""
     growth = 0.0
     decline = 0.0
-    net = 0.0
+    net = _net_rate(ints, reals, meta, total)
     for c in range(meta[USED]):
-        cells = ints[c, CELLS]
-        if cells == 0:
+        if ints[c, CELLS] == 0:
             continue
         rate = reals[c, BIRTH] * (1.0 - reals[c, MUTATION]) - reals[c, DEATH]
         growth = max(growth, rate)
         decline = max(decline, -rate)
-        net += rate * cells
-    net /= total
     if growth > 0.0:
         dt = min(dt, max_log_growth / growth)
     if decline > 0.0:
         dt = min(dt, 1.0 / decline)
+    if net != 0.0 and max_total_change < np.inf:
+        dt = min(dt, max_total_change / abs(net))
     if net > 0.0 and threshold < np.inf:
         dt = min(dt, math.log(aim / total) / net)
     return dt
 
 
 @njit(cache=True)
-def advance(state, model, ints, reals, meta, stack_ints, stack_start, line, t, t_stop, threshold):
+def _net_rate(ints, reals, meta, total):
+    """Relative growth rate of the whole tumour under the clones' current rates."""
+    net = 0.0
+    for c in range(meta[USED]):
+        cells = ints[c, CELLS]
+        if cells > 0:
+            net += (reals[c, BIRTH] * (1.0 - reals[c, MUTATION]) - reals[c, DEATH]) * cells
+    return net / total
+
+
+@njit(cache=True)
+def compete(model, ints, reals, meta, exposure, cells):
+    """Set the birth factor of competition at a total of ``cells`` and every clone's rates."""
+    exposure[exposure.shape[0] - 1] = max(1.0 - cells / model.carrying_capacity, 0.0)
+    for c in range(meta[USED]):
+        set_rates(model, ints, reals, c, exposure)
+
+
+@njit(cache=True)
+def advance(
+    state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, t_stop, threshold
+):
     """Run the tumour from ``t`` to ``t_stop`` or until extinction or ``threshold`` cells.
 
-    Event by event below ``exact_below`` cells, exact transitions above. Returns
-    (time, reason) with reason one of reached-stop, reached-threshold, extinct.
+    Event by event below ``exact_below`` cells, exact transitions above. Under competition
+    (a finite carrying capacity) birth is held constant within a step at its value for the
+    total predicted at mid-step, and steps change the total by at most ``max_total_change``;
+    event by event, at its value on entry. Returns (time, reason) with reason one of
+    reached-stop, reached-threshold, extinct.
     """
     aim = threshold * (1.0 + 0.5 * model.threshold_tolerance)
+    competing = model.carrying_capacity < np.inf
     while True:
         total = total_cells(ints, meta)
         if total == 0:
@@ -213,13 +239,26 @@ def advance(state, model, ints, reals, meta, stack_ints, stack_start, line, t, t
             return t, REACHED_THRESHOLD
         if t >= t_stop:
             return t_stop, REACHED_STOP
+        if competing:
+            compete(model, ints, reals, meta, exposure, float(total))
         if total < model.exact_below:
-            t, reason = ssa_advance(state, model, ints, reals, meta, line, t, t_stop, threshold)
+            t, reason = ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             if reason != REACHED_STOP:
                 return t, reason
             continue
         dt = _step_length(
-            ints, reals, meta, total, t_stop - t, model.max_log_growth, threshold, aim
+            ints,
+            reals,
+            meta,
+            total,
+            t_stop - t,
+            model.max_log_growth,
+            threshold,
+            aim,
+            model.max_total_change,
         )
-        tau_step(state, model, ints, reals, meta, stack_ints, stack_start, line, t, dt)
+        if competing:
+            middle = total * math.exp(0.5 * dt * _net_rate(ints, reals, meta, total))
+            compete(model, ints, reals, meta, exposure, middle)
+        tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, dt)
         t = t_stop if t_stop - t <= dt else t + dt

@@ -12,7 +12,8 @@ from numba import njit
 
 # Codes shared with sim/results.py (the kernel writes numbers, the results layer names them).
 RESPONSE_NONE, RESPONSE_CR, RESPONSE_PR, RESPONSE_SD, RESPONSE_PD = -1, 0, 1, 2, 3
-END_PROGRESSION, END_CURED, END_LETHAL, END_HORIZON = 0, 1, 2, 3
+END_PROGRESSION, END_CURED, END_LETHAL, END_HORIZON, END_COMPLETED = 0, 1, 2, 3, 4
+SCHEDULE_CONTINUOUS, SCHEDULE_INTERMITTENT, SCHEDULE_ADAPTIVE = 0, 1, 2
 
 # Columns of the per-patient output row.
 P_DAYS_TO_DETECTION = 0
@@ -38,7 +39,20 @@ L_BEST_RESPONSE = 2
 L_PROGRESSED = 3
 L_DAYS_TO_PROGRESSION = 4
 L_END_REASON = 5
-L_COLUMNS = 6
+L_RELAPSE = 6  # progression after a complete response or after a completed fixed course
+L_ON_TREATMENT = 7  # progression while the line was being given (refractory to it)
+L_DOSES_SCHEDULED = 8
+L_DOSES_TAKEN = 9
+L_DAYS_ON_DRUG = 10
+L_COLUMNS = 11
+
+# Columns of a scan row: measured burden (with noise, 0 below visible) and true burden.
+S_DAY = 0
+S_LINE = 1  # 1-based line followed at the scan, 0 = none
+S_MEASURED = 2
+S_TRUE = 3
+S_ON_DRUG = 4
+S_COLUMNS = 5
 
 # Why an advance() call returned.
 REACHED_STOP, REACHED_THRESHOLD, EXTINCT = 0, 1, 2
@@ -81,16 +95,49 @@ class PatientModel(NamedTuple):
     agent_cells: int  # agent engine: room for this many cells (0 for the compartment engine)
     barcode_cells: float  # agent engine: label cells on first reaching this total (0: at start)
     barcodes: int  # agent engine: number of barcodes given (0 for the compartment engine)
+    # Treatment as given (defaults reproduce constant exposure). The exposure vector handed
+    # to the engines has nd + 2 entries: each drug's effect on a fully sensitive cell now
+    # (0 = absent), then 1 if the strongest drug alone acts ("max"), then the factor that
+    # competition applies to birth (1 without). line_exposure[l] is line l at its constant
+    # dose; its last row (index -1) is untreated.
+    line_exposure: np.ndarray  # (nl + 1, nd + 2)
+    drug_dose: np.ndarray  # (nd,) concentration added by one dose
+    drug_interval: np.ndarray  # (nd,) days between doses; 0 = constant exposure
+    drug_decay: np.ndarray  # (nd,) first-order elimination rate, ln 2 / half-life
+    drug_ec50: np.ndarray  # (nd,) concentration of half the maximal effect
+    drug_hill: np.ndarray  # (nd,) Hill coefficient
+    line_dose_fraction: np.ndarray  # (nl,)
+    line_schedule: np.ndarray  # (nl,) SCHEDULE_* codes
+    line_days_on: np.ndarray  # (nl,) intermittent cycle
+    line_days_off: np.ndarray  # (nl,)
+    line_pause_below: np.ndarray  # (nl,) adaptive: pause below this x baseline
+    line_resume_at: np.ndarray  # (nl,) adaptive: resume at this x baseline
+    line_max_days: np.ndarray  # (nl,) fixed course length (inf: until progression)
+    line_free_days: np.ndarray  # (nl,) days without treatment before the line starts
+    measurement_cv: float  # lognormal noise of a measured burden (0: exact)
+    progression_from_baseline: int  # 1: progression is judged against the baseline
+    miss_probability: float  # each scheduled dose is missed with this probability
+    carrying_capacity: float  # inf: no competition
+    max_total_change: float  # under competition: largest relative change of the total per step
+    pk_step: float  # longest step while a dosed drug acts (inf: none is dosed)
 
 
 @njit(cache=True)
 def genotype_rates(model, genotype, line):
-    """Birth rate, death rate and total mutation probability of a genotype under a line.
+    """Birth rate, death rate and total mutation probability of a genotype under a line given
+    at its constant dose (``line`` = -1: untreated)."""
+    return exposed_rates(model, genotype, model.line_exposure[line])
 
-    ``line`` = -1 means untreated. Mechanisms' fitness costs and resistances combine
-    multiplicatively; drugs of a line add their effects or, for "max", the strongest acts.
+
+@njit(cache=True)
+def exposed_rates(model, genotype, exposure):
+    """Birth rate, death rate and total mutation probability of a genotype under ``exposure``.
+
+    Mechanisms' fitness costs and resistances combine multiplicatively; drug effects add or,
+    for "max", the strongest acts; competition then scales the birth rate.
     """
     k = model.mutation_rate.shape[0]
+    nd = model.drug_max_effect.shape[0]
     birth = model.birth_rate
     death = model.death_rate
     total_mutation = 0.0
@@ -99,32 +146,31 @@ def genotype_rates(model, genotype, line):
             birth *= model.birth_factor[i]
         else:
             total_mutation += model.mutation_rate[i]
-    if line >= 0:
-        take_max = model.line_takes_max[line] == 1
-        lower_birth = 0.0
-        add_death = 0.0
-        best = -1.0
-        best_lowers_birth = False
-        for j in range(model.drug_max_effect.shape[0]):
-            if model.line_drugs[line, j] == 0:
-                continue
-            effect = model.drug_max_effect[j]
-            for i in range(k):
-                if (genotype >> i) & 1:
-                    effect *= 1.0 - model.resistance[i, j]
-            if take_max:
-                if effect > best:
-                    best = effect
-                    best_lowers_birth = model.drug_lowers_birth[j] == 1
-            elif model.drug_lowers_birth[j] == 1:
-                lower_birth += effect
-            else:
-                add_death += effect
-        if take_max and best > 0.0:
-            if best_lowers_birth:
-                lower_birth = best
-            else:
-                add_death = best
-        birth = max(birth - lower_birth, 0.0)
-        death += add_death
+    take_max = exposure[nd] == 1.0
+    lower_birth = 0.0
+    add_death = 0.0
+    best = -1.0
+    best_lowers_birth = False
+    for j in range(nd):
+        effect = exposure[j]
+        if effect == 0.0:
+            continue
+        for i in range(k):
+            if (genotype >> i) & 1:
+                effect *= 1.0 - model.resistance[i, j]
+        if take_max:
+            if effect > best:
+                best = effect
+                best_lowers_birth = model.drug_lowers_birth[j] == 1
+        elif model.drug_lowers_birth[j] == 1:
+            lower_birth += effect
+        else:
+            add_death += effect
+    if take_max and best > 0.0:
+        if best_lowers_birth:
+            lower_birth = best
+        else:
+            add_death = best
+    birth = max(birth - lower_birth, 0.0) * exposure[nd + 1]
+    death += add_death
     return birth, death, total_mutation

@@ -26,6 +26,7 @@ from kernels.clones import (
 )
 from kernels.compartment import STACK_SIZE, advance
 from kernels.model import (
+    END_COMPLETED,
     END_CURED,
     END_HORIZON,
     END_LETHAL,
@@ -33,10 +34,15 @@ from kernels.model import (
     ENGINE_AGENT,
     EXTINCT,
     L_BEST_RESPONSE,
+    L_DAYS_ON_DRUG,
     L_DAYS_TO_PROGRESSION,
+    L_DOSES_SCHEDULED,
+    L_DOSES_TAKEN,
     L_END_DAY,
     L_END_REASON,
+    L_ON_TREATMENT,
     L_PROGRESSED,
+    L_RELAPSE,
     L_START_DAY,
     P_CELLS_AT_END,
     P_CELLS_AT_START,
@@ -58,6 +64,20 @@ from kernels.model import (
     RESPONSE_PD,
     RESPONSE_PR,
     RESPONSE_SD,
+    S_DAY,
+    S_LINE,
+    S_MEASURED,
+    S_ON_DRUG,
+    S_TRUE,
+    SCHEDULE_ADAPTIVE,
+    SCHEDULE_INTERMITTENT,
+)
+from kernels.treatment import (
+    dosed_drug_acting,
+    fill_exposure,
+    measure,
+    schedule_doses,
+    take_doses,
 )
 
 
@@ -72,7 +92,7 @@ def _advance(
     stack_start,
     barcodes,
     starts,
-    line,
+    exposure,
     t,
     t_stop,
     threshold,
@@ -80,10 +100,10 @@ def _advance(
     """Advance the tumour with the model's engine (cell by cell, or clone transitions)."""
     if model.engine == ENGINE_AGENT:
         return agent_advance(
-            state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, threshold
+            state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold
         )
     return advance(
-        state, model, ints, reals, meta, stack_ints, stack_start, line, t, t_stop, threshold
+        state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, t_stop, threshold
     )
 
 
@@ -106,6 +126,37 @@ def _trace(ints, meta, row, day, line, trace_day, trace_line, trace_cells):
     for c in range(meta[USED]):
         trace_cells[row, c] = ints[c, CELLS]
     return row + 1
+
+
+@njit(cache=True)
+def _record_scan(scans, row, day, line, measured, cells, drug_on):
+    """Write one scan (day, 1-based line or 0, measured and true burden, on drug); next row."""
+    if row >= scans.shape[0]:
+        return row
+    scans[row, S_DAY] = day
+    scans[row, S_LINE] = line
+    scans[row, S_MEASURED] = measured
+    scans[row, S_TRUE] = cells
+    scans[row, S_ON_DRUG] = 1.0 if drug_on else 0.0
+    return row + 1
+
+
+@njit(cache=True)
+def _open_line(line_row, day):
+    """Start a line's output row on ``day``: nothing progressed, given or counted yet."""
+    line_row[L_START_DAY] = day
+    for column in (L_PROGRESSED, L_RELAPSE, L_ON_TREATMENT, L_DOSES_SCHEDULED, L_DOSES_TAKEN):
+        line_row[column] = 0.0
+    line_row[L_DAYS_ON_DRUG] = 0.0
+
+
+@njit(cache=True)
+def _earliest(days):
+    """Smallest entry (inf for none)."""
+    first = np.inf
+    for day in days:
+        first = min(first, day)
+    return first
 
 
 @njit(cache=True)
@@ -133,6 +184,7 @@ def simulate_patient(
     lineage_cells,
     lineage_resistant,
     lineage_mechanisms,
+    scans,
 ):
     """Simulate one patient from the first cell (or the given clones) to cure, death or horizon.
 
@@ -143,7 +195,14 @@ def simulate_patient(
     and at the end (with the line then running, 0 = none). Days count from treatment start.
     A single cell restarts on extinction until one lineage reaches detection. The agent
     engine also records each barcode's cells, resistant cells and mechanisms at the clone
-    snapshot moments in ``lineage_*`` (moments, barcodes).
+    snapshot moments in ``lineage_*`` (moments, barcodes). Every scan (and the baseline
+    measurement of each line) goes to a row of ``scans`` (S_* columns).
+
+    The treatment policy: each line starts after its treatment-free interval, is given on its
+    schedule (continuous, intermittent, adaptive pauses at scans) with dosed drugs taken per
+    the adherence probability, ends at progression or at the end of its fixed course; a
+    progression then opens the next line. Rates are refilled whenever the exposure changes and
+    held constant over steps while a dosed drug's concentration moves (kernels.treatment).
     """
     ints = np.zeros((model.max_clones, 3), np.int64)
     reals = np.zeros((model.max_clones, 4), np.float64)
@@ -153,13 +212,15 @@ def simulate_patient(
     barcodes = np.empty(model.agent_cells, np.int32)
     starts = np.zeros(model.max_clones + 1, np.int64)
     n_lines = model.line_drugs.shape[0]
+    nd = model.drug_max_effect.shape[0]
+    exposure = model.line_exposure[-1].copy()
     lethal = model.lethal_cells
     patient[P_CURED] = 0.0
     patient[P_LETHAL] = 0.0
     if model.start_cells.shape[0] == 0:
         while True:
             meta[USED] = 0
-            founder = clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
+            founder = clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), exposure, 0.0)
             ints[founder, CELLS] = 1
             place_cells(ints, meta, barcodes, starts)
             t, reason = _advance(
@@ -172,7 +233,7 @@ def simulate_patient(
                 stack_start,
                 barcodes,
                 starts,
-                -1,
+                exposure,
                 0.0,
                 np.inf,
                 model.detection_cells,
@@ -183,7 +244,7 @@ def simulate_patient(
     else:
         for i in range(model.start_cells.shape[0]):
             genotype = model.start_genotypes[i]
-            c = clone_slot(model, ints, reals, meta, genotype, np.int64(-1), -1, 0.0)
+            c = clone_slot(model, ints, reals, meta, genotype, np.int64(-1), exposure, 0.0)
             ints[c, CELLS] += model.start_cells[i]
         place_cells(ints, meta, barcodes, starts)
         t = 0.0
@@ -202,22 +263,82 @@ def simulate_patient(
         ints, meta, barcodes, starts, 0, lineage_cells, lineage_resistant, lineage_mechanisms
     )
     row = _trace(ints, meta, 0, 0.0, 1 if n_lines > 0 else 0, trace_day, trace_line, trace_cells)
+    cv = model.measurement_cv
+    last_measured = measure(state, float(total), cv)
+    last_scan_day = t
+    first = last_measured if last_measured >= model.visible_cells else 0.0
+    scan_row = _record_scan(scans, 0, 0.0, 0, first, total, False)
+    level = np.zeros(nd)
+    dosed_at = np.zeros(nd)
+    next_dose = np.full(nd, np.inf)
+    stale = False  # the exposure must be refilled before the next advance
     refractory = False
-    line = 0 if n_lines > 0 else -1
-    line_open = n_lines > 0
-    line_start = t
-    baseline = float(total)
-    nadir = baseline
+    line = -1
+    evaluating = False  # scans are read against the line
+    giving = False  # the line's treatment is being given
+    drug_on = False  # its drugs are administered now (schedules pause them)
+    completed = False  # the line's fixed course is over: follow-up
+    pending = 0 if n_lines > 0 else -1
+    pending_start = t + model.line_free_days[0] if n_lines > 0 else np.inf
+    line_start = line_end = t
+    baseline = nadir = last_measured
     best = RESPONSE_NONE
+    course_end = phase_end = np.inf
     next_scan = t + model.scan_every_days
     end_reason = END_HORIZON
     if n_lines > 0 or model.start_cells.shape[0] > 0:
-        for c in range(meta[USED]):
-            set_rates(model, ints, reals, c, line)
-        if line_open:
-            lines[0, L_START_DAY] = 0.0
-            lines[0, L_PROGRESSED] = 0.0
         while True:
+            changed, stale = stale, False
+            if t >= course_end:
+                giving = drug_on = False
+                completed = changed = True
+                course_end = phase_end = np.inf
+                schedule_doses(model, -1, t, next_dose)
+                line_end = t
+                lines[line, L_END_DAY] = t - origin
+                lines[line, L_END_REASON] = END_COMPLETED
+            if t >= phase_end:
+                drug_on = not drug_on
+                phase_end += model.line_days_on[line] if drug_on else model.line_days_off[line]
+                schedule_doses(model, line if drug_on else -1, t, next_dose)
+                changed = True
+            if t >= pending_start:
+                line, pending, pending_start = pending, -1, np.inf
+                evaluating = giving = drug_on = changed = True
+                completed = False
+                line_start = t
+                best = RESPONSE_NONE
+                if last_scan_day != t:
+                    total = total_cells(ints, meta)
+                    last_measured = measure(state, float(total), cv)
+                    scan_row = _record_scan(
+                        scans,
+                        scan_row,
+                        t - origin,
+                        line + 1,
+                        last_measured if last_measured >= model.visible_cells else 0.0,
+                        total,
+                        True,
+                    )
+                baseline = nadir = last_measured
+                course_end = t + model.line_max_days[line]
+                if model.line_schedule[line] == SCHEDULE_INTERMITTENT:
+                    phase_end = t + model.line_days_on[line]
+                _open_line(lines[line], t - origin)
+                schedule_doses(model, line, t, next_dose)
+            if _earliest(next_dose) <= t:
+                take_doses(state, model, line, t, next_dose, level, dosed_at, lines[line])
+                changed = True
+            stop = min(min(next_scan, horizon), min(min(course_end, phase_end), pending_start))
+            stop = min(stop, _earliest(next_dose))
+            acting = dosed_drug_acting(model, level, dosed_at, t)
+            if acting:
+                stop = min(stop, t + model.pk_step)
+            if changed or acting:
+                fill_exposure(model, line, drug_on, level, dosed_at, 0.5 * (t + stop), exposure)
+                for c in range(meta[USED]):
+                    set_rates(model, ints, reals, c, exposure)
+            before = t
             t, reason = _advance(
                 state,
                 model,
@@ -228,11 +349,13 @@ def simulate_patient(
                 stack_start,
                 barcodes,
                 starts,
-                line,
+                exposure,
                 t,
-                min(next_scan, horizon),
+                stop,
                 lethal,
             )
+            if drug_on:
+                lines[line, L_DAYS_ON_DRUG] += t - before
             if reason == EXTINCT:
                 patient[P_CURED] = 1.0
                 end_reason = END_CURED
@@ -241,29 +364,46 @@ def simulate_patient(
                 patient[P_LETHAL] = 1.0
                 patient[P_DAYS_TO_LETHAL] = t - origin
                 end_reason = END_LETHAL
-                if line_open:
+                if evaluating:
                     lines[line, L_PROGRESSED] = 1.0
                     lines[line, L_DAYS_TO_PROGRESSION] = t - line_start
+                    lines[line, L_RELAPSE] = 1.0 if nadir == 0.0 or completed else 0.0
+                    lines[line, L_ON_TREATMENT] = 1.0 if giving else 0.0
+                if (evaluating or pending >= 0) and not completed:
                     refractory = True
                     patient[P_DAYS_TO_REFRACTORY] = t - origin
                 break
             if t >= horizon:
                 end_reason = END_HORIZON
                 break
+            if t < next_scan:
+                continue
             next_scan += model.scan_every_days
             row = _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
-            if not line_open:
-                continue
             total = total_cells(ints, meta)
-            measured = float(total) if total >= model.visible_cells else 0.0
-            if measured > 0.0 and measured > (1.0 + model.progression_increase) * nadir:
+            last_measured = measure(state, float(total), cv)
+            measured = last_measured if last_measured >= model.visible_cells else 0.0
+            last_measured, last_scan_day = measured, t
+            followed = line + 1 if evaluating or giving else 0
+            scan_row = _record_scan(scans, scan_row, t - origin, followed, measured, total, drug_on)
+            if not evaluating:
+                continue
+            reference = nadir
+            adaptive = model.line_schedule[line] == SCHEDULE_ADAPTIVE
+            if nadir > 0.0 and (adaptive or model.progression_from_baseline == 1):
+                reference = baseline
+            if measured > 0.0 and measured > (1.0 + model.progression_increase) * reference:
                 if best == RESPONSE_NONE:
                     best = RESPONSE_PD
                 lines[line, L_BEST_RESPONSE] = best
                 lines[line, L_PROGRESSED] = 1.0
                 lines[line, L_DAYS_TO_PROGRESSION] = t - line_start
-                lines[line, L_END_DAY] = t - origin
-                lines[line, L_END_REASON] = END_PROGRESSION
+                lines[line, L_RELAPSE] = 1.0 if nadir == 0.0 or completed else 0.0
+                lines[line, L_ON_TREATMENT] = 1.0 if giving else 0.0
+                if giving:
+                    line_end = t
+                    lines[line, L_END_DAY] = t - origin
+                    lines[line, L_END_REASON] = END_PROGRESSION
                 _snapshot(
                     ints,
                     reals,
@@ -285,33 +425,44 @@ def simulate_patient(
                     lineage_resistant,
                     lineage_mechanisms,
                 )
+                evaluating = False
                 if line == n_lines - 1:
-                    refractory = True
-                    line_open = False
-                    patient[P_DAYS_TO_REFRACTORY] = t - origin
+                    if giving:
+                        refractory = True
+                        patient[P_DAYS_TO_REFRACTORY] = t - origin
+                        if adaptive and not drug_on:
+                            drug_on = stale = True
+                            schedule_doses(model, line, t, next_dose)
                     continue
-                line += 1
-                for c in range(meta[USED]):
-                    set_rates(model, ints, reals, c, line)
-                line_start = t
-                baseline = measured
-                nadir = measured
-                best = RESPONSE_NONE
-                lines[line, L_START_DAY] = t - origin
-                lines[line, L_PROGRESSED] = 0.0
+                pending = line + 1
+                pending_start = max(t, line_end + model.line_free_days[pending])
+                giving = drug_on = False
+                stale = True
+                course_end = phase_end = np.inf
+                schedule_doses(model, -1, t, next_dose)
                 continue
             category = _category(measured, baseline, model.partial_response_decrease)
             if best == RESPONSE_NONE or category < best:
                 best = category
             nadir = min(nadir, measured)
-        if line_open:
+            if giving and adaptive:
+                if drug_on and measured < model.line_pause_below[line] * baseline:
+                    drug_on = False
+                    schedule_doses(model, -1, t, next_dose)
+                    stale = True
+                elif not drug_on and measured >= model.line_resume_at[line] * baseline:
+                    drug_on = True
+                    schedule_doses(model, line, t, next_dose)
+                    stale = True
+        if evaluating:
             if end_reason == END_CURED:
                 best = RESPONSE_CR
             elif end_reason == END_LETHAL and best == RESPONSE_NONE:
                 best = RESPONSE_PD
             lines[line, L_BEST_RESPONSE] = best
-            lines[line, L_END_DAY] = t - origin
-            lines[line, L_END_REASON] = end_reason
+            if giving:
+                lines[line, L_END_DAY] = t - origin
+                lines[line, L_END_REASON] = end_reason
     patient[P_REFRACTORY] = 1.0 if refractory else 0.0
     patient[P_CELLS_AT_END] = total_cells(ints, meta)
     patient[P_LINES_RECEIVED] = line + 1
@@ -362,6 +513,7 @@ def simulate_batch(
     lineage_cells,
     lineage_resistant,
     lineage_mechanisms,
+    scans,
 ):
     """Simulate ``states.shape[0]`` patients in parallel, each on its own generator state.
 
@@ -391,6 +543,7 @@ def simulate_batch(
                 lineage_cells[p],
                 lineage_resistant[p],
                 lineage_mechanisms[p],
+                scans[p],
             )
         else:
             simulate_patient(
@@ -408,4 +561,5 @@ def simulate_batch(
                 lineage_cells[p],
                 lineage_resistant[p],
                 lineage_mechanisms[p],
+                scans[p],
             )

@@ -157,7 +157,7 @@ def run_batch(
 
 def _write_chunk(out: Path, start: int, stop: int, tables: Tables) -> None:
     """Write one chunk's tables; the patients file goes last and marks the chunk complete."""
-    for name in ("trace", "lineages", "lines", "clones", "patients"):
+    for name in ("trace", "lineages", "scans", "lines", "clones", "patients"):
         write_parquet(getattr(tables, name), _chunk_path(out, name, start, stop))
 
 

@@ -8,9 +8,16 @@ import math
 
 import numpy as np
 
-from kernels.model import ENGINE_AGENT, ENGINE_COMPARTMENT, PatientModel
+from kernels.model import (
+    ENGINE_AGENT,
+    ENGINE_COMPARTMENT,
+    SCHEDULE_ADAPTIVE,
+    SCHEDULE_CONTINUOUS,
+    SCHEDULE_INTERMITTENT,
+    PatientModel,
+)
 from sim.errors import ScenarioError, number
-from sim.scenario import Scenario
+from sim.scenario import Drug, Scenario
 
 #: Total size below which the compartment engine simulates event by event (exact Gillespie).
 EXACT_BELOW = 100
@@ -22,6 +29,10 @@ THRESHOLD_TOLERANCE = 0.01
 MUTANT_BINS = 16
 #: Clone slots per patient when mechanisms allow more genotypes than this.
 MAX_CLONE_SLOTS = 1024
+#: Under competition, the largest relative change of the total burden in one step.
+MAX_TOTAL_CHANGE = 0.01
+#: While a dosed drug acts, steps last at most this fraction of its half-life and interval.
+PK_STEP_FRACTION = 0.05
 #: Most cells the agent engine holds per patient (4 bytes each, one patient per thread).
 AGENT_MAX_CELLS = 10_000_000
 
@@ -100,6 +111,7 @@ def compile_model(scenario: Scenario, source: str = "<scenario>") -> PatientMode
         max_clones=min(2 ** len(mechanisms), MAX_CLONE_SLOTS),
         mutant_bins=MUTANT_BINS,
         **_engine_fields(scenario, source),
+        **_treatment_fields(scenario, line_drugs),
     )
 
 
@@ -113,4 +125,74 @@ def _engine_fields(scenario: Scenario, source: str) -> dict:
         "agent_cells": cells,
         "barcode_cells": barcode_cells,
         "barcodes": barcodes,
+    }
+
+
+def _constant_effect(drug: Drug, fraction: float) -> float:
+    """Effect of a drug given at a constant exposure: Emax at the concentration dose x
+    fraction when it has an ec50, else max_effect x fraction. Dosed drugs act through their
+    concentration profile instead (0 here)."""
+    if drug.dosed:
+        return 0.0
+    if drug.ec50 is None:
+        return drug.max_effect * fraction
+    concentration = drug.dose * fraction
+    return (
+        drug.max_effect
+        * concentration**drug.hill
+        / (concentration**drug.hill + drug.ec50**drug.hill)
+    )
+
+
+def _treatment_fields(scenario: Scenario, line_drugs: np.ndarray) -> dict:
+    """PatientModel fields of treatment as given: exposure, schedules, adherence, competition."""
+    drugs, lines = scenario.drugs, scenario.lines
+    nd = len(drugs)
+    exposure = np.zeros((len(lines) + 1, nd + 2), np.float64)
+    exposure[:, nd + 1] = 1.0
+    for index, line in enumerate(lines):
+        for j, drug in enumerate(drugs):
+            if line_drugs[index, j]:
+                exposure[index, j] = _constant_effect(drug, line.dose_fraction)
+        exposure[index, nd] = 1.0 if line.combine == "max" else 0.0
+    dosed = [d for d in drugs if d.dosed]
+    pk_step = min(
+        (PK_STEP_FRACTION * min(d.interval_days, d.half_life_days) for d in dosed),
+        default=math.inf,
+    )
+    schedules = {
+        "continuous": SCHEDULE_CONTINUOUS,
+        "intermittent": SCHEDULE_INTERMITTENT,
+        "adaptive": SCHEDULE_ADAPTIVE,
+    }
+    watch = scenario.monitoring
+    capacity = scenario.competition.carrying_capacity if scenario.competition else math.inf
+
+    def per_drug(get) -> np.ndarray:
+        return np.array([get(d) for d in drugs], np.float64)
+
+    def per_line(get) -> np.ndarray:
+        return np.array([get(line) for line in lines], np.float64)
+
+    return {
+        "line_exposure": exposure,
+        "drug_dose": per_drug(lambda d: d.dose or 0.0),
+        "drug_interval": per_drug(lambda d: d.interval_days or 0.0),
+        "drug_decay": per_drug(lambda d: math.log(2) / d.half_life_days if d.dosed else 0.0),
+        "drug_ec50": per_drug(lambda d: d.ec50 or 0.0),
+        "drug_hill": per_drug(lambda d: d.hill),
+        "line_dose_fraction": per_line(lambda line: line.dose_fraction),
+        "line_schedule": np.array([schedules[line.schedule] for line in lines], np.int64),
+        "line_days_on": per_line(lambda line: line.days_on or 0.0),
+        "line_days_off": per_line(lambda line: line.days_off or 0.0),
+        "line_pause_below": per_line(lambda line: line.pause_fraction),
+        "line_resume_at": per_line(lambda line: line.resume_fraction),
+        "line_max_days": per_line(lambda line: line.max_days or math.inf),
+        "line_free_days": per_line(lambda line: line.treatment_free_days),
+        "measurement_cv": float(watch.measurement_cv),
+        "progression_from_baseline": int(watch.progression_reference == "baseline"),
+        "miss_probability": float(scenario.adherence.miss_probability),
+        "carrying_capacity": float(capacity),
+        "max_total_change": MAX_TOTAL_CHANGE if scenario.competition else math.inf,
+        "pk_step": float(pk_step),
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kernels.model import L_COLUMNS, P_COLUMNS, PatientModel
+from kernels.model import L_COLUMNS, P_COLUMNS, S_COLUMNS, PatientModel
 from kernels.patient import simulate_batch
 from kernels.streams import patient_states
 
@@ -28,6 +28,7 @@ class RawChunk:
     arose from (-1: unused slot / an initial clone). The first ``traced`` patients also have
     ``trace_day`` (traced, rows), ``trace_line`` and ``trace_cells`` (traced, rows, slots):
     every slot's cells at treatment start, at each scan and at the end (NaN / -1 unused rows).
+    ``scans`` (count, scan rows, S_COLUMNS): every measurement of the burden (NaN rows unused).
     The agent engine adds one row per patient, snapshot moment and barcode with cells then:
     ``lineage_patient`` (rows,) index within the chunk, ``lineage_moment``,
     ``lineage_barcode``, ``lineage_cells``, ``lineage_resistant`` (cells carrying any
@@ -44,6 +45,7 @@ class RawChunk:
     trace_day: np.ndarray
     trace_line: np.ndarray
     trace_cells: np.ndarray
+    scans: np.ndarray
     lineage_patient: np.ndarray
     lineage_moment: np.ndarray
     lineage_barcode: np.ndarray
@@ -78,6 +80,7 @@ def allocate_chunk(model: PatientModel, first: int, count: int, trace: int) -> R
         trace_day=np.full((traced, rows), np.nan),
         trace_line=np.full((traced, rows), -1, np.int64),
         trace_cells=np.full((traced, rows, slots), -1, np.int64),
+        scans=np.full((count, rows + n_lines, S_COLUMNS), np.nan),
         **{name: np.empty(0, np.int64) for name in LINEAGE_FIELDS},
     )
 
@@ -114,6 +117,7 @@ def _simulate(model: PatientModel, seed: int, chunk: RawChunk, a: int, b: int, l
         chunk.trace_line[a:b],
         chunk.trace_cells[a:b],
         *lineages,
+        chunk.scans[a:b],
     )
 
 

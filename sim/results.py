@@ -24,8 +24,9 @@ END_REASONS = {
     k.END_CURED: "cured",
     k.END_LETHAL: "lethal",
     k.END_HORIZON: "horizon",
+    k.END_COMPLETED: "completed",
 }
-TABLES = ("patients", "lines", "clones", "trace", "lineages")
+TABLES = ("patients", "lines", "clones", "trace", "lineages", "scans")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Tables:
     clones: pd.DataFrame
     trace: pd.DataFrame
     lineages: pd.DataFrame
+    scans: pd.DataFrame
 
     def as_dict(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
@@ -138,6 +140,7 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
                 "progressed",
                 "days_to_progression",
                 "end_reason",
+                *LINE_STATUS,
                 "driver_mechanisms",
                 "driver_preexisting",
             ]
@@ -161,7 +164,71 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
             "end_reason": [END_REASONS[int(c)] for c in flat[:, k.L_END_REASON]],
         }
     )
+    frame = _line_status(frame, flat, scenario)
     return frame.merge(_drivers(clones), on=["patient", "line"], how="left")
+
+
+#: Per-line columns of response and status (definitions in the README).
+LINE_STATUS = (
+    "progressed_on_treatment",
+    "relapse",
+    "primary_refractory",
+    "early_progression",
+    "doses_scheduled",
+    "doses_taken",
+    "days_on_drug",
+)
+
+
+def _line_status(frame: pd.DataFrame, flat: np.ndarray, scenario: Scenario) -> pd.DataFrame:
+    """Add how each line's disease behaved: progression on treatment or relapse, primary
+    refractory (progression on treatment without ever a response), early progression (within
+    [monitoring].early_progression_days of the line's start), and the doses and days given."""
+    on_treatment = flat[:, k.L_ON_TREATMENT] == 1
+    responded = frame["best_response"].isin(["CR", "PR"]).to_numpy()
+    window = scenario.monitoring.early_progression_days
+    return frame.assign(
+        progressed_on_treatment=on_treatment,
+        relapse=flat[:, k.L_RELAPSE] == 1,
+        primary_refractory=on_treatment & ~responded,
+        early_progression=frame["progressed"].to_numpy()
+        & (flat[:, k.L_DAYS_TO_PROGRESSION] <= window),
+        doses_scheduled=flat[:, k.L_DOSES_SCHEDULED].astype(np.int64),
+        doses_taken=flat[:, k.L_DOSES_TAKEN].astype(np.int64),
+        days_on_drug=flat[:, k.L_DAYS_ON_DRUG],
+    )
+
+
+def _patient_status(patients: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Add the clinic's words per patient: relapsed (some line ended in relapse), primary
+    refractory (first line), and one status: cured, relapsed_and_refractory, refractory,
+    relapsed, or controlled (alive at the horizon with disease not refractory)."""
+    relapsed = patients["patient"].isin(lines.loc[lines["relapse"].astype(bool), "patient"])
+    first = lines[lines["line"] == 1]
+    primary = patients["patient"].isin(first.loc[first["primary_refractory"], "patient"])
+    refractory = patients["refractory"].to_numpy()
+    status = np.select(
+        [patients["cured"].to_numpy(), relapsed & refractory, refractory, relapsed],
+        ["cured", "relapsed_and_refractory", "refractory", "relapsed"],
+        "controlled",
+    )
+    return patients.assign(relapsed=relapsed.to_numpy(), primary_refractory=primary, status=status)
+
+
+def _scans(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
+    """Every measurement of the burden: day, line followed (0: none), measured and true."""
+    p, r = np.nonzero(~np.isnan(raw.scans[:, :, k.S_DAY]))
+    rows = raw.scans[p, r]
+    return pd.DataFrame(
+        {
+            "patient": index[p],
+            "day": rows[:, k.S_DAY],
+            "line": rows[:, k.S_LINE].astype(np.int64),
+            "measured_cells": rows[:, k.S_MEASURED],
+            "true_cells": rows[:, k.S_TRUE].astype(np.int64),
+            "on_drug": rows[:, k.S_ON_DRUG] == 1,
+        }
+    )
 
 
 def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
@@ -184,10 +251,12 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> Tables:
     index = np.arange(raw.first, raw.first + raw.patients.shape[0], dtype=np.int64)
     names = tuple(m.name for m in scenario.mechanisms)
     clones = _clones(raw, index, names)
+    lines = _lines(raw, index, scenario, clones)
     return Tables(
-        patients=_patients(raw, index),
-        lines=_lines(raw, index, scenario, clones),
+        patients=_patient_status(_patients(raw, index), lines),
+        lines=lines,
         clones=clones,
         trace=_trace(raw, index, names),
         lineages=_lineages(raw, index, names),
+        scans=_scans(raw, index),
     )

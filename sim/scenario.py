@@ -31,6 +31,8 @@ STARTS = ("single_cell", "cells")
 EFFECTS = ("death", "birth")
 COMBINES = ("add", "max")
 STOP_RULES = ("progression",)
+SCHEDULES = ("continuous", "intermittent", "adaptive")
+REFERENCES = ("nadir", "baseline")
 #: Genotypes are bitmasks of mechanisms in an int64.
 MAX_MECHANISMS = 62
 
@@ -273,6 +275,47 @@ class Drug(_Table):
     name: Name
     effect: _choice(EFFECTS) = EFFECTS[0]
     max_effect: _number(0, unit="per day")
+    dose: _number(0, open_low=True, unit="concentration units") | None = None
+    interval_days: _number(0, open_low=True, unit="days between doses") | None = None
+    half_life_days: _number(0, open_low=True, unit="elimination half-life in days") | None = None
+    ec50: _number(0, open_low=True, unit="concentration giving half the maximal effect") | None = (
+        None
+    )
+    hill: _number(0, open_low=True, unit="Hill coefficient") = 1.0
+
+    @property
+    def dosed(self) -> bool:
+        """Given as repeated doses with first-order elimination (else exposure is constant)."""
+        return self.interval_days is not None
+
+    @model_validator(mode="after")
+    def _exposure(self) -> "Drug":
+        """Dosing needs both its times, and a dose acts only through an Emax curve."""
+        pairs = (("interval_days", "half_life_days"), ("half_life_days", "interval_days"))
+        for key, other in pairs:
+            if getattr(self, key) is not None and getattr(self, other) is None:
+                raise Problem(
+                    f"is required when {key} is given (repeated dosing needs both)",
+                    loc=(other,),
+                    fix=f"Add {other} = ... to the [[drug]] table, or remove {key}.",
+                )
+        needs = (("ec50", "dose"), ("dose", "ec50"), ("interval_days", "dose"))
+        for key, required in needs:
+            if getattr(self, key) is not None and getattr(self, required) is None:
+                raise Problem(
+                    f"is required when {key} is given (the effect is max_effect x "
+                    "c^hill / (c^hill + ec50^hill) of the concentration c made by the dose)",
+                    loc=(required,),
+                    fix=f"Add {required} = ... to the [[drug]] table, or remove {key}.",
+                )
+        if self.hill != 1.0 and self.ec50 is None:
+            raise Problem(
+                "only applies to an Emax curve, which needs ec50 and dose",
+                given=self.hill,
+                loc=("hill",),
+                fix="Add ec50 and dose to the [[drug]] table, or remove hill.",
+            )
+        return self
 
 
 class Line(_Table):
@@ -282,6 +325,57 @@ class Line(_Table):
     combine: _choice(COMBINES) = COMBINES[0]
     until: _choice(STOP_RULES) = STOP_RULES[0]
     name: _text("a non-empty string", nonempty=True) = ""
+    dose_fraction: _number(0, open_low=True, unit="fraction of each drug's full dose") = 1.0
+    schedule: _choice(SCHEDULES) = SCHEDULES[0]
+    days_on: _number(0, open_low=True, unit="days on drug per cycle") | None = None
+    days_off: _number(0, open_low=True, unit="days off drug per cycle") | None = None
+    pause_below: (
+        _number(0, 1, open_low=True, open_high=True, unit="fraction of the line's baseline") | None
+    ) = None
+    resume_at: _number(0, open_low=True, unit="fraction of the line's baseline") | None = None
+    max_days: _number(0, open_low=True, unit="days from the line's start") | None = None
+    treatment_free_days: _number(0, unit="days without treatment before the line") = 0.0
+
+    @property
+    def pause_fraction(self) -> float:
+        """Adaptive: drugs pause when the measured burden falls below this x baseline."""
+        return 0.5 if self.pause_below is None else self.pause_below
+
+    @property
+    def resume_fraction(self) -> float:
+        """Adaptive: drugs resume when the measured burden is back at this x baseline."""
+        return 1.0 if self.resume_at is None else self.resume_at
+
+    @model_validator(mode="after")
+    def _schedule_keys(self) -> "Line":
+        """Each schedule takes its own keys and no other schedule's."""
+        own = {"intermittent": ("days_on", "days_off"), "adaptive": ("pause_below", "resume_at")}
+        for schedule, keys in own.items():
+            for key in keys:
+                given = getattr(self, key)
+                if schedule == "intermittent" and self.schedule == schedule and given is None:
+                    raise Problem(
+                        'is required when schedule = "intermittent" (cycles of days on, days off)',
+                        loc=(key,),
+                        fix=f"Add {key} = ... to the [[line]] table.",
+                    )
+                if self.schedule != schedule and given is not None:
+                    raise Problem(
+                        f'only applies to schedule = "{schedule}", but schedule = '
+                        f'"{self.schedule}"',
+                        given=given,
+                        loc=(key,),
+                        fix=f'Set schedule = "{schedule}" or remove {key} from the [[line]].',
+                    )
+        if self.resume_fraction <= self.pause_fraction:
+            raise Problem(
+                f"must be above pause_below ({number(self.pause_fraction)}), or the drugs "
+                "would resume as soon as they pause",
+                given=self.resume_fraction,
+                loc=("resume_at",),
+                fix="Raise resume_at or lower pause_below in the [[line]] table.",
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -305,6 +399,23 @@ class Monitoring(_Table):
     visible_cells: _number(1, unit="cells; smaller burdens read as no visible disease") | None = (
         None
     )
+    measurement_cv: _number(0, unit="coefficient of variation of a measured burden") = 0.0
+    early_progression_days: _number(0, open_low=True, unit="days from a line's start") = 730.0
+    progression_reference: _choice(REFERENCES) = REFERENCES[0]
+
+
+class Adherence(_Table):
+    """[adherence]: how reliably the patient takes scheduled doses."""
+
+    miss_probability: _number(
+        0, 1, open_high=True, unit="probability that a scheduled dose is missed"
+    ) = 0.0
+
+
+class Competition(_Table):
+    """[competition]: a carrying capacity shared by all clones (logistic birth)."""
+
+    carrying_capacity: CellCount
 
 
 def _barcode_moment(value: Any) -> str | float:
@@ -335,6 +446,8 @@ class Scenario(_Table):
     drugs: tuple[Drug, ...] = Field(default=(), alias="drug")
     lines: tuple[Line, ...] = Field(default=(), alias="line")
     monitoring: Monitoring = Monitoring()
+    adherence: Adherence = Adherence()
+    competition: Competition | None = None
     agent: Agent = Agent()
 
     @classmethod
@@ -391,6 +504,15 @@ class Scenario(_Table):
         for i, clone in enumerate(self.tumor.clones):
             loc = ("tumor", "clone", i, "mechanisms")
             _require_defined(clone.mechanisms, mechanisms, "mechanism", loc, "the clone")
+        if self.adherence.miss_probability > 0 and not any(d.dosed for d in self.drugs):
+            raise Problem(
+                "needs a drug given in doses (a [[drug]] with dose, interval_days, "
+                "half_life_days and ec50); no drug has a dosing interval",
+                given=self.adherence.miss_probability,
+                loc=("adherence", "miss_probability"),
+                fix="Give a [[drug]] a dosing interval, or remove miss_probability.",
+            )
+        _require_room_to_grow(self.competition, self.tumor)
         _require_barcode_size(self.agent.barcode_at, self.tumor)
         return self
 
@@ -407,6 +529,22 @@ def _require_barcode_size(barcode_at: str | float, tumor: Tumor) -> None:
             given=barcode_at,
             loc=("agent", "barcode_at"),
             fix='Use barcode_at = "detection", or a size no larger than detection_cells.',
+        )
+
+
+def _require_room_to_grow(competition: "Competition | None", tumor: Tumor) -> None:
+    """A tumour grown from one cell must be able to reach detection below the capacity."""
+    if competition is None or tumor.start != "single_cell":
+        return
+    ceiling = competition.carrying_capacity * (1 - tumor.death_rate / tumor.birth_rate)
+    if tumor.detection_cells >= ceiling:
+        raise Problem(
+            "is too small: growth stops at carrying_capacity x (1 - death_rate / birth_rate) = "
+            f"{number(ceiling)} cells, not above tumor.detection_cells "
+            f"({number(tumor.detection_cells)}), so the tumour is never detected",
+            given=competition.carrying_capacity,
+            loc=("competition", "carrying_capacity"),
+            fix="Raise carrying_capacity in [competition] or lower detection_cells in [tumor].",
         )
 
 

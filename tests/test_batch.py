@@ -24,6 +24,9 @@ PATIENT_COLUMNS = [
     "cells_at_end",
     "lines_received",
     "end_day",
+    "relapsed",
+    "primary_refractory",
+    "status",
 ]
 LINE_COLUMNS = [
     "patient",
@@ -35,6 +38,13 @@ LINE_COLUMNS = [
     "progressed",
     "days_to_progression",
     "end_reason",
+    "progressed_on_treatment",
+    "relapse",
+    "primary_refractory",
+    "early_progression",
+    "doses_scheduled",
+    "doses_taken",
+    "days_on_drug",
     "driver_mechanisms",
     "driver_preexisting",
 ]
@@ -49,12 +59,13 @@ CLONE_COLUMNS = [
     "preexisting",
 ]
 TRACE_COLUMNS = ["patient", "day", "line", "mechanisms", "parent_mechanisms", "cells"]
+SCAN_COLUMNS = ["patient", "day", "line", "measured_cells", "true_cells", "on_drug"]
 
 
 def _frames(folder):
     return {
         name: pd.read_parquet(folder / f"{name}.parquet")
-        for name in ("patients", "lines", "clones", "trace")
+        for name in ("patients", "lines", "clones", "trace", "scans")
     }
 
 
@@ -71,6 +82,7 @@ def test_output_files_and_columns(small_scenario_file, tmp_path):
     assert list(frames["lines"].columns) == LINE_COLUMNS
     assert list(frames["clones"].columns) == CLONE_COLUMNS
     assert list(frames["trace"].columns) == TRACE_COLUMNS
+    assert list(frames["scans"].columns) == SCAN_COLUMNS
     assert frames["patients"]["patient"].tolist() == list(range(60))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"

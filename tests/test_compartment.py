@@ -88,9 +88,10 @@ def test_tau_step_matches_event_by_event():
     fast = np.empty((reps, 2), np.int64)
     for r in range(reps):
         ints, reals, meta, stack_ints, stack_start = _empty_table(model)
-        c = table.clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), -1, 0.0)
+        untreated = model.line_exposure[-1].copy()
+        c = table.clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), untreated, 0.0)
         ints[c, table.CELLS] = n0
-        k.tau_step(states[r], model, ints, reals, meta, stack_ints, stack_start, -1, 0.0, dt)
+        k.tau_step(states[r], model, ints, reals, meta, stack_ints, stack_start, untreated, 0.0, dt)
         fast[r] = ints[0, table.CELLS], ints[1, table.CELLS]
     rng = np.random.default_rng(6)
     slow = np.array([gillespie_with_mutation(rng, n0, birth, death, u, dt) for _ in range(reps)])
