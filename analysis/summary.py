@@ -1,39 +1,16 @@
 """Key numbers of a batch: cure, time to refractory disease, what drove progression."""
 
 import numpy as np
-from scipy import stats
 
 from analysis.results import Results
-
-
-def km_median(times: np.ndarray, observed: np.ndarray) -> float:
-    """Kaplan-Meier median of right-censored times (NaN if the curve stays above 1/2)."""
-    if not observed.any():
-        return float("nan")
-    data = stats.CensoredData(uncensored=times[observed], right=times[~observed])
-    sf = stats.ecdf(data).sf
-    below = np.nonzero(sf.probabilities <= 0.5)[0]
-    return float(sf.quantiles[below[0]]) if len(below) else float("nan")
-
-
-def refractory_times(results: Results) -> tuple[np.ndarray, np.ndarray]:
-    """Days to refractory disease and whether it was observed.
-
-    Patients who were cured can never become refractory: they are followed event-free to the
-    horizon. Others without refractory disease are censored at their last day.
-    """
-    p = results.patients
-    observed = p["refractory"].to_numpy()
-    times = np.where(observed, p["days_to_refractory"], p["end_day"])
-    times = np.where(p["cured"].to_numpy(), results.horizon_days, times)
-    return times.astype(float), observed
+from analysis.survival import kaplan_meier, refractory_endpoint
 
 
 def summarize(results: Results) -> dict:
     """The numbers that answer: how many were cured, when did the rest become refractory,
     and which mechanisms (pre-existing or acquired) drove each progression."""
     p = results.patients
-    times, observed = refractory_times(results)
+    km = kaplan_meier(refractory_endpoint(results))
     lines = results.lines
     per_line = []
     for line, group in lines.groupby("line", sort=True):
@@ -52,6 +29,10 @@ def summarize(results: Results) -> dict:
                 else float("nan"),
             }
         )
+    progressions = lines[lines["progressed"]] if len(lines) else lines
+    preexisting_resistance = (progressions["driver_mechanisms"] != "") & progressions[
+        "driver_preexisting"
+    ].astype(bool)
     return {
         "name": results.name,
         "patients": len(p),
@@ -60,7 +41,12 @@ def summarize(results: Results) -> dict:
         "cured": float(p["cured"].mean()),
         "refractory": float(p["refractory"].mean()),
         "lethal": float(p["lethal"].mean()),
-        "median_days_to_refractory": km_median(times, observed),
+        "median_days_to_refractory": km.median,
+        "median_days_to_refractory_ci": (km.median_low, km.median_high),
+        "progressions": len(progressions),
+        "preexisting_resistance_share": float(preexisting_resistance.mean())
+        if len(progressions)
+        else float("nan"),
         "lines": per_line,
     }
 

@@ -26,6 +26,12 @@ def _patient_range(text: str) -> tuple[int, int]:
     return start, stop
 
 
+def _figure_file(text: str) -> Path:
+    if Path(text).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise argparse.ArgumentTypeError(f"the file must end in .png, .svg or .pdf; got {text!r}")
+    return Path(text)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -73,6 +79,23 @@ def _parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="key numbers of a results folder")
     summary.add_argument("results", type=Path)
+
+    report = commands.add_parser(
+        "report", help="write one self-contained HTML report of one or more results folders"
+    )
+    report.add_argument("results", type=Path, nargs="+", help="results folders (compared)")
+    report.add_argument("--out", type=Path, help="HTML file (default: report.html in the first)")
+
+    plot = commands.add_parser("plot", help="draw one figure of a results folder")
+    plot.add_argument("results", type=Path)
+    plot.add_argument(
+        "--figure",
+        required=True,
+        metavar="NAME",
+        help="km, km-lethal, km-progression, waterfall, swimmer, spider, muller or drivers",
+    )
+    plot.add_argument("--out", type=_figure_file, required=True, help="FILE.png, .svg or .pdf")
+    plot.add_argument("--patient", type=int, help="the traced patient of a Muller plot")
     return parser
 
 
@@ -119,10 +142,29 @@ def _check(args) -> None:
     print(f"\n{args.scenario}: valid.")
 
 
+def _report(args) -> None:
+    from analysis.report import write_report
+
+    print(write_report(args.results, args.out))
+
+
+def _plot(args) -> None:
+    from analysis import load
+    from analysis.figures import draw, save
+
+    print(save(draw(load(args.results), args.figure, patient=args.patient), args.out))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``refractory`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "check": _check, "summary": lambda a: _print_summary(a.results)}
+    handlers = {
+        "run": _run,
+        "check": _check,
+        "summary": lambda a: _print_summary(a.results),
+        "report": _report,
+        "plot": _plot,
+    }
     try:
         handlers[args.command](args)
     except (ScenarioError, ResultsError) as error:

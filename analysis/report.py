@@ -1,0 +1,210 @@
+"""One self-contained HTML report of one or more results folders (figures embedded as PNG).
+
+The report opens without network access: no external style sheet, script, font or image.
+"""
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from analysis import figures
+from analysis.results import Results, load
+from analysis.summary import summarize
+from analysis.survival import compare, lethal_endpoint, refractory_endpoint
+from sim.summary import describe
+
+RESPONSES = ("CR", "PR", "SD", "PD")
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222;
+       line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.8em 0; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.key { font-size: 1.1em; } .key b { font-size: 1.15em; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #444; font-size: 0.95em; max-width: 60em; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.note { color: #666; font-size: 0.9em; }
+"""
+
+
+def figure_html(figure: Figure, caption: str, name: str) -> str:
+    """A figure as an embedded PNG with its caption; ``name`` becomes its id and alt text."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<figure id="figure-{name}"><img alt="{html.escape(name)}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>'
+    )
+
+
+def _percent(x: float) -> str:
+    return "–" if np.isnan(x) else f"{100 * x:.1f}%"
+
+
+def _days(x: float) -> str:
+    return "not reached" if np.isnan(x) else f"{x:.0f}"
+
+
+def median_text(summary: dict) -> str:
+    """Median days to refractory disease with its 95% confidence interval."""
+    median = summary["median_days_to_refractory"]
+    if np.isnan(median):
+        return "not reached"
+    low, high = summary["median_days_to_refractory_ci"]
+    return f"{median:.0f} days (95% CI {_days(low)} to {_days(high)})"
+
+
+def key_numbers(results: Results) -> str:
+    """The headline numbers of one batch, as an HTML list and a table per line."""
+    s = summarize(results)
+    n = s["patients"]
+    cured = int(results.patients["cured"].sum())
+    items = [
+        f"<b>{_percent(s['cured'])}</b> of {n} patients cured ({cured}: no tumour cell left)",
+        f"<b>{_percent(s['refractory'])}</b> became refractory; median time to refractory "
+        f"disease from treatment start (Kaplan-Meier): <b>{median_text(s)}</b>",
+        f"<b>{_percent(s['lethal'])}</b> reached the lethal burden",
+        f"of {s['progressions']} progressions, <b>{_percent(s['preexisting_resistance_share'])}"
+        "</b> were driven by resistance that pre-existed treatment (the largest clone carried "
+        "a mechanism and arose before day 0)",
+    ]
+    rows = []
+    for line in s["lines"]:
+        responses = [line["best_response"].get(r, 0.0) for r in RESPONSES]
+        drivers = ", ".join(f"{html.escape(k)} {_percent(v)}" for k, v in line["drivers"].items())
+        rows.append(
+            f"<tr><td>{line['line']} ({html.escape(line['drugs'])})</td><td>{line['patients']}"
+            "</td>"
+            + "".join(f"<td>{_percent(r)}</td>" for r in responses)
+            + f"<td>{_percent(responses[0] + responses[1])}</td>"
+            f"<td>{_percent(line['progressed'])}</td><td>{drivers or '–'}</td>"
+            f"<td>{_percent(line['driver_preexisting'])}</td></tr>"
+        )
+    table = (
+        "<table><tr><th>line</th><th>patients</th>"
+        + "".join(f"<th>{r}</th>" for r in RESPONSES)
+        + "<th>response rate (CR+PR)</th><th>progressed</th><th>largest clone at progression"
+        "</th><th>it pre-existed</th></tr>" + "".join(rows) + "</table>"
+        if rows
+        else "<p>Untreated: no line of treatment.</p>"
+    )
+    return (
+        '<ul class="key">'
+        + "".join(f"<li>{item}</li>" for item in items)
+        + "</ul><p>Best response per line (share of the patients who received it):</p>"
+        + table
+    )
+
+
+def _comparison(batches: Sequence[Results]) -> str:
+    labels = figures.batch_labels(batches)
+    parts = []
+    for title, make in (
+        ("time to refractory disease", refractory_endpoint),
+        ("time to lethal burden", lethal_endpoint),
+    ):
+        table = compare([make(b, label) for b, label in zip(batches, labels, strict=True)])
+        rows = "".join(
+            f"<tr><td>{html.escape(row.group)}</td><td>{row.patients}</td><td>{row.events}</td>"
+            f"<td>{_days(row.median_days)}</td><td>{_days(row.median_low)} to "
+            f"{_days(row.median_high)}</td><td>{_chi2(row.logrank_chi2)}</td>"
+            f"<td>{_p(row.logrank_p)}</td></tr>"
+            for row in table.itertuples()
+        )
+        parts.append(
+            f"<h3>{title.capitalize()}</h3><table><tr><th>folder</th><th>patients</th>"
+            "<th>events</th><th>median (days)</th><th>95% CI</th><th>log-rank χ² vs first</th>"
+            f"<th>p</th></tr>{rows}</table>"
+        )
+    return (
+        "<h2>Comparison</h2><p>Each folder against the first by the two-sided log-rank test "
+        "(cured patients followed event-free to the horizon).</p>" + "".join(parts)
+    )
+
+
+def _chi2(x: float) -> str:
+    return "–" if np.isnan(x) else f"{x:.2f}"
+
+
+def _p(x: float) -> str:
+    return "–" if np.isnan(x) else f"{x:.2g}"
+
+
+CAPTIONS = {
+    "km": "Share of patients not yet refractory, from the start of treatment (Kaplan-Meier, "
+    "95% band). Cured patients can never become refractory: they are followed to the horizon, "
+    "so the curve's plateau is the cure rate. Numbers at risk under the axis.",
+    "km-lethal": "Share of patients below the lethal burden (death from disease), from the "
+    "start of treatment.",
+    "km-progression": "Time from the start of each line to progression on it (patients who "
+    "received that line).",
+    "drivers": "Which clone carried each progression: the mechanisms of the largest clone at "
+    "the progressing scan, solid where that clone existed before treatment began, hatched "
+    "where it arose during treatment.",
+    "muller": "What the clones did in a typical patient (the traced refractory patient with "
+    "the median time to refractory disease). Top: cells of each clone and in all, on a log "
+    "scale, treatment lines shaded. Bottom: each clone's share of the tumour, clones drawn "
+    "inside the clone they arose from; a clone too small to see here is visible above.",
+    "swimmer": "The course of each patient: a bar per line from its start to its end (pale: "
+    "the last line continued after refractory disease), the best response of each line as a "
+    "dot at its start, and how the course ended.",
+    "spider": "Total tumour cells at every scan for the traced patients, coloured by the line "
+    "running. Below the visible size (grey band) a scan reads no disease; a dotted drop to "
+    "one cell marks cure.",
+    "waterfall": "Best change of the measured burden from each line's baseline, one bar per "
+    "traced patient, coloured by best response (CR: no visible disease at a scan).",
+}
+PER_FOLDER = ("drivers", "muller", "swimmer", "spider", "waterfall", "km-progression")
+
+
+def build_report(batches: Sequence[Results]) -> str:
+    """The HTML text of the report of ``batches`` (one or more results folders)."""
+    batches = list(batches)
+    labels = figures.batch_labels(batches)
+    title = " vs ".join(labels)
+    body = [f"<h1>refractory report: {html.escape(title)}</h1>"]
+    for batch in batches:
+        m = batch.manifest
+        body.append(
+            f'<p class="note">{html.escape(str(batch.folder))}: {m["patients"]} patients, seed '
+            f"{m['seed']}, {html.escape(m['engine'])} engine, refractory "
+            f"{html.escape(str(m.get('refractory_version')))}; {m.get('traced_patients', 0)} "
+            "patients traced scan by scan.</p>"
+        )
+    if len(batches) > 1:
+        body.append(_comparison(batches))
+    for batch, label in zip(batches, labels, strict=True):
+        scenario = html.escape(describe(batch.scenario))
+        body.append(f"<h2>{html.escape(label)}</h2>{key_numbers(batch)}")
+        body.append(f"<details><summary>The scenario</summary><pre>{scenario}</pre></details>")
+    body.append("<h2>Figures</h2>")
+    for endpoint, name in (("refractory", "km"), ("lethal", "km-lethal")):
+        body.append(figure_html(figures.km_figure(batches, endpoint), CAPTIONS[name], name))
+    for i, (batch, label) in enumerate(zip(batches, labels, strict=True)):
+        if len(batches) > 1:
+            body.append(f"<h3>{html.escape(label)}</h3>")
+        for name in PER_FOLDER:
+            figure = figures.FIGURES[name](batch)
+            body.append(figure_html(figure, CAPTIONS[name], f"{name}-{i + 1}"))
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'
+        f"{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+
+
+def write_report(folders: Sequence[str | Path], out: str | Path | None = None) -> Path:
+    """Write the report of ``folders`` to ``out`` (default: report.html in the first folder)."""
+    batches = [load(folder) for folder in folders]
+    path = Path(out) if out is not None else batches[0].folder / "report.html"
+    path.write_text(build_report(batches), encoding="utf-8")
+    return path
