@@ -337,6 +337,74 @@ BAD = {
         "tumor",
         "required section [tumor] is missing. Add a [tumor] table with birth_rate and death_rate.",
     ),
+    "dosing interval without half-life": (
+        toml(rest=DRUG_A + "dose = 1\nec50 = 1\ninterval_days = 1"),
+        'drug "A" (#1).half_life_days',
+        "is required when interval_days is given",
+    ),
+    "dose without ec50": (
+        toml(rest=DRUG_A + "dose = 1"),
+        'drug "A" (#1).ec50',
+        "is required when dose is given",
+    ),
+    "hill without an Emax curve": (
+        toml(rest=DRUG_A + "hill = 2"),
+        'drug "A" (#1).hill',
+        "only applies to an Emax curve, which needs ec50 and dose; got 2",
+    ),
+    "intermittent without days_off": (
+        toml(rest=DRUG_A + '[[line]]\ndrugs = ["A"]\nschedule = "intermittent"\ndays_on = 21'),
+        "line[1].days_off",
+        'is required when schedule = "intermittent"',
+    ),
+    "days_on on a continuous line": (
+        toml(rest=DRUG_A + '[[line]]\ndrugs = ["A"]\ndays_on = 21'),
+        "line[1].days_on",
+        'only applies to schedule = "intermittent", but schedule = "continuous"; got 21',
+    ),
+    "adaptive resume below pause": (
+        toml(
+            rest=DRUG_A + '[[line]]\ndrugs = ["A"]\nschedule = "adaptive"\n'
+            "pause_below = 0.5\nresume_at = 0.4"
+        ),
+        "line[1].resume_at",
+        "must be above pause_below (0.5)",
+    ),
+    "unknown schedule": (
+        toml(rest=DRUG_A + '[[line]]\ndrugs = ["A"]\nschedule = "weekly"'),
+        "line[1].schedule",
+        'must be one of "continuous", "intermittent", "adaptive"',
+    ),
+    "negative treatment-free interval": (
+        toml(rest=DRUG_A + '[[line]]\ndrugs = ["A"]\ntreatment_free_days = -1'),
+        "line[1].treatment_free_days",
+        "got -1",
+    ),
+    "missed doses without dosed drugs": (
+        toml(rest=DRUG_A + "[adherence]\nmiss_probability = 0.2"),
+        "adherence.miss_probability",
+        "needs a drug given in doses",
+    ),
+    "miss probability of 1": (
+        toml(rest="[adherence]\nmiss_probability = 1"),
+        "adherence.miss_probability",
+        "must be a number in [0, 1)",
+    ),
+    "capacity below detection": (
+        toml(rest="[competition]\ncarrying_capacity = 1e9"),
+        "competition.carrying_capacity",
+        "so the tumour is never detected",
+    ),
+    "negative measurement noise": (
+        toml(rest="[monitoring]\nmeasurement_cv = -0.1"),
+        "monitoring.measurement_cv",
+        "got -0.1",
+    ),
+    "unknown progression reference": (
+        toml(rest='[monitoring]\nprogression_reference = "peak"'),
+        "monitoring.progression_reference",
+        'must be one of "nadir", "baseline"',
+    ),
     "missing required field": (
         toml(tumor="death_rate = 0.13"),
         "tumor.birth_rate",
