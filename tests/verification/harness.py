@@ -1,6 +1,6 @@
-"""Running the compartment engine for the verification tests, with optional planted errors.
+"""Running the engines for the verification tests, with optional planted errors.
 
-Only the public API is used: parse_scenario -> compile_model -> ENGINES["compartment"] ->
+Only the public API is used: parse_scenario -> compile_model -> ENGINES[engine] ->
 tables_from_chunk. A planted error multiplies one rate of the compiled model (the
 simulation is then wrong on purpose while the tests still compare with the true theory).
 """
@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from sim.compile import compile_model
+from sim.compile import AGENT_MAX_CELLS, compile_model
 from sim.engine import ENGINES
-from sim.results import Tables, tables_from_chunk
+from sim.results import TABLES, Tables, tables_from_chunk
 from sim.scenario import Scenario, parse_scenario
 
 from .stats import ALPHA, MIN_POWER
@@ -22,6 +23,17 @@ PLANTED = 0.05
 #: The two cases of every verification test: the true model and a planted 5% rate error.
 CASES = [None, PLANTED]
 CASE_IDS = ["true-model", "planted-5pct"]
+#: The engines every theory test runs on; the agent engine's runs are under ``verify`` unless
+#: a test lists it as fast.
+ENGINE_NAMES = tuple(ENGINES)
+
+
+def engine_params(fast: tuple[str, ...] = ("compartment",)) -> list:
+    """pytest params over the engines; those not in ``fast`` are marked ``verify``."""
+    return [
+        pytest.param(name, id=name, marks=() if name in fast else pytest.mark.verify)
+        for name in ENGINE_NAMES
+    ]
 
 
 def scenario(tumor: dict[str, Any], horizon_days: float = 3650.0, **tables: Any) -> Scenario:
@@ -50,12 +62,23 @@ def simulate(
     planted: tuple[str, float | None] | None = None,
     exact_below: float | None = None,
     chunk: int = 50_000,
+    engine: str = "compartment",
 ) -> Tables:
-    """Result tables of ``patients`` patients of ``sc`` on the compartment engine.
+    """Result tables of ``patients`` patients of ``sc`` on ``engine``.
 
-    ``planted`` = (model field, relative error); ``exact_below`` forces the engine's path
-    (0: exact transitions only, 1e18: event by event only).
+    ``planted`` = (model field, relative error); ``exact_below`` forces the compartment
+    engine's path (0: exact transitions only, 1e18: event by event only). On the agent engine
+    a lethal size above its limit is lowered to the limit, which these tests never reach
+    (asserted when lowered).
     """
+    capped = engine == "agent" and sc.tumor.lethal_cells > AGENT_MAX_CELLS
+    data = sc.to_dict()
+    data["scenario"]["engine"] = engine
+    if capped:
+        data["tumor"]["lethal_cells"] = AGENT_MAX_CELLS
+        if sc.tumor.start == "cells":  # detection_cells plays no part; keep it below lethal
+            data["tumor"]["detection_cells"] = sc.tumor.treatment_start_cells
+    sc = parse_scenario(data, "verification")
     model = compile_model(sc)
     if planted is not None:
         model = plant(model, *planted)
@@ -63,12 +86,13 @@ def simulate(
         model = model._replace(exact_below=float(exact_below))
     parts = []
     for first in range(0, patients, chunk):
-        raw = ENGINES["compartment"](model, seed, first, min(chunk, patients - first))
+        raw = ENGINES[engine](model, seed, first, min(chunk, patients - first))
         parts.append(tables_from_chunk(raw, sc))
-    if len(parts) == 1:
-        return parts[0]
-    return Tables(*(pd.concat([getattr(p, f) for p in parts], ignore_index=True)
-                    for f in ("patients", "lines", "clones")))
+    tables = parts[0] if len(parts) == 1 else Tables(
+        *(pd.concat([getattr(p, f) for p in parts], ignore_index=True) for f in TABLES)
+    )
+    assert not (capped and tables.patients.lethal.any()), "the agent engine's size cap was hit"
+    return tables
 
 
 def check(result: dict[str, Any], planted: float | None, record) -> None:

@@ -1,0 +1,211 @@
+"""The agent engine: cell blocks against a plain-Python twin, exact stops, lineage tables,
+reproducibility, the size limit."""
+
+import math
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels import agent
+from kernels.clones import CELLS, META_SIZE, USED
+from sim.batch import run_batch
+from sim.compile import AGENT_MAX_CELLS
+from sim.errors import ScenarioError
+from sim.results import TABLES
+from sim.scenario import parse_scenario
+
+SMALL = {
+    "scenario": {
+        "name": "agent",
+        "patients": 30,
+        "seed": 5,
+        "horizon_days": 400,
+        "engine": "agent",
+    },
+    "tumor": {"birth_rate": 0.3, "death_rate": 0.1, "detection_cells": 3000, "lethal_cells": 20000},
+    "mechanism": [
+        {"name": "rA", "mutation_rate": 3e-4, "resists": {"A": 1.0}},
+        {"name": "rB", "mutation_rate": 3e-4, "resists": {"B": 1.0}},
+    ],
+    "drug": [{"name": "A", "max_effect": 0.4}, {"name": "B", "max_effect": 0.4}],
+    "line": [{"drugs": ["A"]}, {"drugs": ["B"]}],
+    "monitoring": {"scan_every_days": 14},
+}
+
+
+def small(**changes) -> dict:
+    """SMALL with some top-level tables updated."""
+    data = {key: dict(value) if isinstance(value, dict) else value for key, value in SMALL.items()}
+    for table, values in changes.items():
+        data[table] = {**data.get(table, {}), **values}
+    return data
+
+
+def _frames(folder) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(folder / f"{name}.parquet") for name in TABLES}
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    sizes=st.lists(st.integers(0, 5), min_size=1, max_size=5),
+    operations=st.lists(st.tuples(st.booleans(), st.integers(0, 10**6)), max_size=80),
+)
+def test_cell_blocks_match_a_twin(sizes, operations):
+    """Adding and removing cells keeps each slot's block equal (as a multiset of barcodes)
+    to a list per slot, and the clone table's counts equal to the block sizes."""
+    slots = len(sizes)
+    ints = np.zeros((slots, 3), np.int64)
+    ints[:, CELLS] = sizes
+    meta = np.zeros(META_SIZE, np.int64)
+    meta[USED] = slots
+    barcodes = np.empty(sum(sizes) + len(operations), np.int32)
+    starts = np.zeros(slots + 1, np.int64)
+    agent.place_cells(ints, meta, barcodes, starts)
+    agent.label_cells(meta, barcodes, starts)
+    twin = [
+        list(range(s0, s0 + n)) for s0, n in zip(np.cumsum([0, *sizes])[:-1], sizes, strict=True)
+    ]
+    for add, pick in operations:
+        c = pick % slots
+        if add:
+            parent = pick % max(1, starts[slots])
+            barcode = int(barcodes[parent]) if starts[slots] > 0 else 7
+            agent._add_cell(ints, meta, barcodes, starts, c, barcode)
+            twin[c].append(barcode)
+        elif twin[c]:
+            i = starts[c] + pick % len(twin[c])
+            twin[c].remove(int(barcodes[i]))
+            agent._remove_cell(ints, meta, barcodes, starts, c, i)
+        for s in range(slots):
+            assert sorted(barcodes[starts[s] : starts[s + 1]]) == sorted(twin[s])
+            assert ints[s, CELLS] == len(twin[s])
+        assert starts[slots] == sum(map(len, twin))
+
+
+def test_stops_exactly_and_lineages_add_up(tmp_path):
+    """Detection and lethal sizes are hit exactly; per patient and moment the lineages hold
+    the clones' cells and resistant cells; at treatment start every barcode is one cell."""
+    sc = parse_scenario(SMALL)
+    tables = run_batch(sc, tmp_path / "out")
+    patients, lineages, clones = tables.patients, tables.lineages, tables.clones
+    assert (patients.cells_at_start == 3000).all()
+    assert (patients[patients.lethal].cells_at_end == 20000).all()
+    assert patients.lethal.any() and patients.lines_received.max() == 2
+    start = lineages[lineages.moment == "start"]
+    assert (start.cells == 1).all()
+    assert (start.groupby("patient").barcode.apply(sorted) == [list(range(3000))] * 30).all()
+    keys = ["patient", "moment"]
+    by_lineage = lineages.groupby(keys)[["cells", "resistant_cells"]].sum()
+    clones = clones.assign(resistant=np.where(clones.mechanisms != "", clones.cells, 0))
+    by_clone = clones.groupby(keys)[["cells", "resistant"]].sum()
+    np.testing.assert_array_equal(by_lineage.cells, by_clone.cells.loc[by_lineage.index])
+    np.testing.assert_array_equal(by_lineage.resistant_cells, by_clone.resistant)
+    assert (lineages.resistant_cells <= lineages.cells).all()
+    assert ((lineages.mechanisms == "") == (lineages.resistant_cells == 0)).all()
+    moments = lineages[["patient", "moment", "day"]].drop_duplicates()
+    expected = clones[["patient", "moment", "day"]].drop_duplicates()
+    pd.testing.assert_frame_equal(
+        moments.sort_values(keys).reset_index(drop=True),
+        expected.sort_values(keys).reset_index(drop=True),
+    )
+
+
+def test_same_results_whatever_threads_and_chunks(tmp_path):
+    sc = parse_scenario(small(scenario={"patients": 12}))
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        run_batch(sc, tmp_path / "one", chunk_size=12)
+    finally:
+        numba.set_num_threads(threads)
+    run_batch(sc, tmp_path / "many", chunk_size=5)
+    one, many = _frames(tmp_path / "one"), _frames(tmp_path / "many")
+    for name in TABLES:
+        pd.testing.assert_frame_equal(one[name], many[name], check_exact=True)
+    alone = run_batch(sc, tmp_path / "alone", patient_range=(7, 8))
+    expected = one["lineages"][one["lineages"].patient == 7].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone.lineages, expected)
+
+
+def test_barcodes_given_at_a_size_during_growth(tmp_path):
+    """barcode_at = 500 cells: the 3000 cells at detection carry at most 500 barcodes."""
+    sc = parse_scenario(small(scenario={"patients": 8}, agent={"barcode_at": 500}))
+    lineages = run_batch(sc, tmp_path / "out").lineages
+    start = lineages[lineages.moment == "start"]
+    assert start.barcode.between(0, 499).all()
+    assert (start.groupby("patient").cells.sum() == 3000).all()
+    assert (start.groupby("patient").barcode.nunique() < 500).all()
+
+
+def test_compartment_engine_writes_an_empty_lineages_table(tmp_path):
+    sc = parse_scenario(small(scenario={"patients": 3, "engine": "compartment"}))
+    run_batch(sc, tmp_path / "out")
+    lineages = pd.read_parquet(tmp_path / "out" / "lineages.parquet")
+    agent_columns = [
+        "patient",
+        "moment",
+        "day",
+        "barcode",
+        "cells",
+        "resistant_cells",
+        "mechanisms",
+    ]
+    assert lineages.empty and list(lineages.columns) == agent_columns
+
+
+def test_too_many_cells_is_refused_before_running(tmp_path):
+    sc = parse_scenario(small(tumor={"lethal_cells": 1e9}))
+    with pytest.raises(ScenarioError, match=r"tumor\.lethal_cells.*1e\+09.*compartment"):
+        run_batch(sc, tmp_path / "out", source="big.toml")
+    assert not (tmp_path / "out").exists()
+    assert math.isclose(AGENT_MAX_CELLS, 1e7)
+
+
+@pytest.mark.parametrize(
+    ("agent_table", "says"),
+    [
+        ({"barcode_at": "treatment"}, 'must be "detection" or a number of cells >= 1'),
+        ({"barcode_at": 1e6}, "only when the tumour grows from a single cell"),
+        ({"barcodes": 3}, "barcodes"),
+    ],
+)
+def test_bad_agent_table(agent_table, says):
+    with pytest.raises(ScenarioError, match=says):
+        parse_scenario(small(agent=agent_table), "x.toml")
+
+
+@pytest.mark.parametrize(
+    ("lesson", "preexisting"),
+    [("barcodes.toml", True), ("barcodes-acquired.toml", False)],
+)
+def test_lesson_reads_where_relapses_came_from(lesson, preexisting, tmp_path):
+    """The barcodes lessons (20 patients): relapsing lineages are the barcodes with resistant
+    cells at progression; whether their labelled cell was resistant at treatment start is
+    read from lineages.parquet. "Most held a resistant cell" (or most did not) is a one-sided
+    exact binomial test against 1/2 at ALPHA = 1e-3 (expected ~95% and ~7%, ~40 and ~20
+    lineages)."""
+    from scipy import stats
+
+    from sim.scenario import load_scenario, with_overrides
+
+    path = Path(__file__).parent.parent / "scenarios" / "lessons" / lesson
+    run_batch(with_overrides(load_scenario(path), patients=20), tmp_path / "out")
+    lineages = pd.read_parquet(tmp_path / "out" / "lineages.parquet")
+    relapsing = lineages[(lineages.moment == "progression_1") & (lineages.resistant_cells > 0)]
+    start = lineages[lineages.moment == "start"].set_index(["patient", "barcode"])
+    held = start.resistant_cells.loc[list(zip(relapsing.patient, relapsing.barcode, strict=True))]
+    held = int((held > 0).sum())
+    alternative = "greater" if preexisting else "less"
+    p = stats.binomtest(held, len(relapsing), 0.5, alternative=alternative).pvalue
+    assert p < 1e-3, (held, len(relapsing))
+
+
+def test_competition_is_refused_on_the_agent_engine(tmp_path):
+    sc = parse_scenario(small(competition={"carrying_capacity": 1e5}))
+    with pytest.raises(ScenarioError, match=r"does not model \[competition\].*compartment"):
+        run_batch(sc, tmp_path / "out", source="x.toml")
