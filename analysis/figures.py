@@ -100,6 +100,13 @@ def _no_trace(results: Results) -> str:
     )
 
 
+def _no_scans(results: Results) -> str:
+    return (
+        f"{results.name}: this folder holds no scans table and no traced patients, so the "
+        "burden at each scan is unknown. Run the batch again (with --trace K, K > 0)."
+    )
+
+
 # Kaplan-Meier ---------------------------------------------------------------------------
 
 
@@ -182,12 +189,24 @@ def _at_risk_table(ax, groups: list[Endpoint], ticks, horizon: float, xlabel: st
 
 
 def scan_burden(results: Results) -> pd.DataFrame:
-    """Tumour burden at every scan of the traced patients: ``patient``, ``day``, ``line``,
-    ``cells`` (true count) and ``measured`` (read as 0 below the scenario's visible size)."""
-    trace = results.trace
-    if trace.empty:
+    """Tumour burden at every scan: ``patient``, ``day``, ``line``, ``cells`` (true count) and
+    ``measured`` (0 when not visible). From the ``scans`` table (every patient) when the folder
+    has one, else summed from the ``trace`` (the traced patients, read as 0 below the visible
+    size)."""
+    if not results.scans.empty:
+        scans = results.scans.sort_values(["patient", "day"], kind="stable")
+        return pd.DataFrame(
+            {
+                "patient": scans["patient"].to_numpy(),
+                "day": scans["day"].to_numpy(),
+                "line": scans["line"].to_numpy(),
+                "cells": scans["true_cells"].to_numpy(),
+                "measured": scans["measured_cells"].to_numpy(),
+            }
+        )
+    if results.trace.empty:
         return pd.DataFrame(columns=["patient", "day", "line", "cells", "measured"])
-    burden = trace.groupby(["patient", "day"], sort=True).agg(
+    burden = results.trace.groupby(["patient", "day"], sort=True).agg(
         line=("line", "max"), cells=("cells", "sum")
     )
     burden = burden.reset_index()
@@ -197,42 +216,46 @@ def scan_burden(results: Results) -> pd.DataFrame:
 
 
 def best_change(results: Results) -> pd.DataFrame:
-    """Best (lowest) measured burden on each line relative to the line's baseline, for the
-    traced patients: ``patient``, ``line``, ``best_response``, ``change_percent``.
+    """Best (lowest) measured burden on each line relative to the line's baseline:
+    ``patient``, ``line``, ``best_response``, ``change_percent`` (patients of ``scan_burden``).
 
-    The baseline is the burden at the line's start; the best is the lowest measured at a scan
-    after it, or 0 when the tumour was cured on that line. Lines without a scan are left out.
+    The baseline is the last burden measured at or before the line's start; the best is the
+    lowest measured at a scan after it, or 0 when the tumour was cured on that line. Lines
+    without a scan or a best response are left out.
     """
-    burden = scan_burden(results)
-    lines = results.lines[results.lines["patient"].isin(burden["patient"].unique())]
-    rows = []
-    for row in lines.itertuples():
-        scans = burden[burden["patient"] == row.patient]
-        baseline = scans.loc[scans["day"] <= row.start_day, "cells"]
-        during = scans[(scans["day"] > row.start_day) & (scans["day"] <= row.end_day)]
-        best = 0.0 if row.end_reason == "cured" else during["measured"].min()
-        if not len(baseline) or not row.best_response or np.isnan(best):
-            continue
-        start = float(baseline.iloc[-1])
-        rows.append(
-            {
-                "patient": row.patient,
-                "line": row.line,
-                "best_response": row.best_response,
-                "change_percent": 100.0 * (best - start) / start,
-            }
-        )
     columns = ["patient", "line", "best_response", "change_percent"]
-    return pd.DataFrame(rows, columns=columns)
+    burden = scan_burden(results)
+    scans = burden[["patient", "day", "measured"]]
+    lines = results.lines[results.lines["patient"].isin(burden["patient"].unique())]
+    lines = lines[lines["best_response"].notna() & (lines["best_response"] != "")]
+    if lines.empty:
+        return pd.DataFrame(columns=columns)
+    keys = lines[["patient", "line", "best_response", "start_day", "end_day", "end_reason"]]
+    baseline = pd.merge_asof(
+        keys.sort_values("start_day"),
+        scans.sort_values("day").astype({"day": float}),
+        left_on="start_day",
+        right_on="day",
+        by="patient",
+        direction="backward",
+    ).rename(columns={"measured": "baseline"})
+    during = keys[["patient", "line", "start_day", "end_day"]].merge(scans, on="patient")
+    during = during[(during["day"] > during["start_day"]) & (during["day"] <= during["end_day"])]
+    best = during.groupby(["patient", "line"])["measured"].min().rename("best").reset_index()
+    table = baseline.merge(best, on=["patient", "line"], how="left")
+    table.loc[table["end_reason"] == "cured", "best"] = 0.0
+    table = table[(table["baseline"] > 0) & table["best"].notna()]
+    table["change_percent"] = 100.0 * (table["best"] - table["baseline"]) / table["baseline"]
+    return table.sort_values(["patient", "line"])[columns].reset_index(drop=True)
 
 
 def waterfall_figure(results: Results) -> Figure:
-    """Best change of measured burden from each line's baseline, one bar per traced patient,
-    sorted, coloured by best response; one panel per line."""
+    """Best change of measured burden from each line's baseline, one bar per patient (of
+    ``scan_burden``), sorted, coloured by best response; one panel per line."""
     changes = best_change(results)
     figure = Figure(figsize=(9, 4.2), layout="constrained")
     if changes.empty:
-        return _message(figure, _no_trace(results))
+        return _message(figure, _no_scans(results))
     lines = sorted(changes["line"].unique())
     axes = figure.subplots(1, len(lines), sharey=True, squeeze=False)[0]
     monitoring = results.scenario.monitoring
@@ -240,12 +263,12 @@ def waterfall_figure(results: Results) -> Figure:
         data = changes[changes["line"] == line].sort_values("change_percent", ascending=False)
         x = np.arange(len(data))
         colours = [RESPONSE_COLOURS[r] for r in data["best_response"]]
-        ax.bar(x, data["change_percent"], color=colours, width=0.85)
+        ax.bar(x, data["change_percent"], color=colours, width=0.85 if len(data) <= 60 else 1.0)
         ax.axhline(0, color="black", lw=0.8)
         ax.axhline(100 * monitoring.progression_increase, color="grey", ls="--", lw=0.8)
         ax.axhline(-100 * monitoring.partial_response_decrease, color="grey", ls=":", lw=0.8)
         ax.set_xticks([])
-        ax.set_xlabel(f"{len(data)} traced patients, sorted")
+        ax.set_xlabel(f"{len(data)} patients, sorted")
         ax.set_title(_line_label(results, int(line)))
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("best change of measured burden\nfrom the line's baseline (%)")
@@ -261,6 +284,14 @@ def waterfall_figure(results: Results) -> Figure:
 
 
 # Swimmer --------------------------------------------------------------------------------
+
+
+def _shown(sample: np.ndarray, patients: pd.Series) -> str:
+    """ "20 of 1000 patients (random sample)", or "12 patients" when all are shown."""
+    total = patients.nunique()
+    if len(sample) < total:
+        return f"{len(sample)} of {total} patients (random sample)"
+    return f"{total} patients"
 
 
 def _sample(patients: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
@@ -331,9 +362,7 @@ def swimmer_figure(results: Results, max_patients: int = 30) -> Figure:
     ax.set_xlim(-0.01 * last, 1.04 * last)
     ax.set_ylim(-0.7, len(sample) - 0.3)
     ax.grid(axis="x", alpha=0.3)
-    shown = f"{len(sample)} of {len(patients)} patients" + (
-        " (random sample)" if len(sample) < len(patients) else ""
-    )
+    shown = _shown(sample, results.patients["patient"])
     figure.suptitle(f"{results.name}: treatment course per patient (swimmer plot), {shown}")
     handles = [
         Patch(color=_line_colour(line), label=_line_label(results, line))
@@ -385,12 +414,12 @@ def _log_cells_axis(ax, results: Results) -> None:
 
 
 def spider_figure(results: Results, max_patients: int = 20) -> Figure:
-    """Total tumour cells at every scan for the traced patients (log scale), each segment
+    """Total tumour cells at every scan for a sample of patients (log scale), each segment
     coloured by the line running, with the lethal, detection and visible sizes marked."""
     burden = scan_burden(results)
     figure = Figure(figsize=(9, 5), layout="constrained")
     if burden.empty:
-        return _message(figure, _no_trace(results))
+        return _message(figure, _no_scans(results))
     sample = _sample(np.unique(burden["patient"]), max_patients)
     ax = figure.add_subplot()
     patients = results.patients.set_index("patient")
@@ -410,7 +439,7 @@ def spider_figure(results: Results, max_patients: int = 20) -> Figure:
     ax.set_xlabel("days from treatment start")
     ax.set_ylabel("tumour cells (true count, log scale)")
     ax.grid(alpha=0.3)
-    ax.set_title(f"{results.name}: tumour burden at each scan, {len(sample)} traced patients")
+    ax.set_title(f"{results.name}: tumour burden at each scan, {_shown(sample, burden['patient'])}")
     handles = [
         Line2D([], [], color=_line_colour(line), label=f"during {_line_label(results, line)}")
         for line in sorted(set(burden["line"]) - {0})

@@ -156,11 +156,11 @@ CAPTIONS = {
     "swimmer": "The course of each patient: a bar per line from its start to its end (pale: "
     "the last line continued after refractory disease), the best response of each line as a "
     "dot at its start, and how the course ended.",
-    "spider": "Total tumour cells at every scan for the traced patients, coloured by the line "
+    "spider": "Total tumour cells at every scan for a sample of patients, coloured by the line "
     "running. Below the visible size (grey band) a scan reads no disease; a dotted drop to "
     "one cell marks cure.",
     "waterfall": "Best change of the measured burden from each line's baseline, one bar per "
-    "traced patient, coloured by best response (CR: no visible disease at a scan).",
+    "patient, coloured by best response (CR: no visible disease at a scan).",
 }
 PER_FOLDER = ("drivers", "muller", "swimmer", "spider", "waterfall", "km-progression")
 
