@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/refractory run scenarios/two-drugs.toml --out results/two-drugs
+	$(BIN)/refractory report results/two-drugs --out results/two-drugs/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
