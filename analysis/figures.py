@@ -310,6 +310,16 @@ SWIMMER_EVENTS = {
 }
 
 
+def _continues(patient: pd.Series, line) -> bool:
+    """Whether the patient's last line went on after progression (refractory disease) to the
+    patient's end."""
+    return bool(
+        patient["refractory"]
+        and line.end_reason == "progression"
+        and patient["end_day"] > line.end_day
+    )
+
+
 def swimmer_figure(results: Results, max_patients: int = 30) -> Figure:
     """One bar per patient (a fixed random sample when there are many) from treatment start
     to the end, a segment per line; the marker at a line's start shows its best response."""
@@ -327,8 +337,8 @@ def swimmer_figure(results: Results, max_patients: int = 30) -> Figure:
         y = row_of[line.patient]
         colour = _line_colour(line.line)
         ax.barh(y, line.end_day - line.start_day, left=line.start_day, height=0.6, color=colour)
-        end_day = patients.loc[line.patient, "end_day"]
-        if last and end_day > line.end_day:  # refractory: the last line goes on to the end
+        if last and _continues(patients.loc[line.patient], line):
+            end_day = patients.loc[line.patient, "end_day"]
             ax.barh(
                 y, end_day - line.end_day, left=line.end_day, height=0.6, color=colour, alpha=0.4
             )
@@ -553,8 +563,8 @@ def muller_figure(results: Results, patient: int | None = None) -> Figure:
     for line in lines.itertuples():
         for ax in (top, bottom):
             ax.axvline(line.start_day, color="black", lw=0.8, ls="--")
-        last = line.line == lines["line"].max()  # the last line runs on to the end
-        end = max(line.end_day, record["end_day"]) if last else line.end_day
+        last = line.line == lines["line"].max()
+        end = record["end_day"] if last and _continues(record, line) else line.end_day
         top.axvspan(line.start_day, end, color=_line_colour(line.line), alpha=0.15)
         label = f" line {line.line}: {results.scenario.lines[line.line - 1].name}"
         top.text(

@@ -115,8 +115,14 @@ def test_swimmer_draws_a_sample_with_a_segment_per_line(results):
     assert len(labels) == 25 and len(set(labels)) == 25
     segments = [p for p in ax.patches if isinstance(p, Rectangle)]
     lines = results.lines[results.lines["patient"].isin(labels)]
-    end_day = results.patients.set_index("patient").loc[labels, "end_day"].to_numpy()
-    continued = end_day > lines.groupby("patient")["end_day"].max().loc[labels].to_numpy()
+    # after progression on the last line (refractory disease) the line goes on to the end
+    last = lines.sort_values("line").groupby("patient").last().loc[labels]
+    patients = results.patients.set_index("patient").loc[labels]
+    continued = (
+        patients["refractory"]
+        & (last["end_reason"] == "progression")
+        & (patients["end_day"] > last["end_day"])
+    )
     assert len(segments) == len(lines) + int(continued.sum())
     assert swimmer_figure(results, max_patients=25).axes[0].get_yticklabels()[0].get_text() == (
         ax.get_yticklabels()[0].get_text()
