@@ -23,7 +23,7 @@ verify: $(STAMP)
 	$(BIN)/python -m pytest -q -m verify
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_compartment.py
+	$(BIN)/refractory bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim kernels analysis benchmarks tests

@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a scenario file and summarise it")
     check.add_argument("scenario", type=Path)
 
+    bench = commands.add_parser("bench", help="run the benchmark suite")
+    bench.add_argument("--quick", action="store_true", help="smaller workloads (a few minutes)")
+    bench.add_argument("--out", type=Path, default=Path("bench-results"),
+                       help="folder for bench.json, bench.md and plots (default bench-results)")
+
     summary = commands.add_parser("summary", help="key numbers of a results folder")
     summary.add_argument("results", type=Path)
 
@@ -142,6 +147,13 @@ def _check(args) -> None:
     print(f"\n{args.scenario}: valid.")
 
 
+def _bench(args) -> None:
+    from benchmarks.suite import run_suite
+
+    print(run_suite(args.quick, args.out))
+    print(f"\nWritten to {args.out}/ (bench.json, bench.md, scaling.png)")
+
+
 def _report(args) -> None:
     from analysis.report import write_report
 
@@ -161,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "run": _run,
         "check": _check,
+        "bench": _bench,
         "summary": lambda a: _print_summary(a.results),
         "report": _report,
         "plot": _plot,
