@@ -142,7 +142,7 @@ def _check(args) -> None:
     from sim.summary import describe
 
     scenario = load_scenario(args.scenario)
-    compile_model(scenario)
+    compile_model(scenario, str(args.scenario))
     print(describe(scenario))
     print(f"\n{args.scenario}: valid.")
 
