@@ -165,12 +165,22 @@ CAPTIONS = {
 PER_FOLDER = ("drivers", "muller", "swimmer", "spider", "waterfall", "km-progression")
 
 
-def build_report(batches: Sequence[Results]) -> str:
-    """The HTML text of the report of ``batches`` (one or more results folders)."""
+def build_report(
+    batches: Sequence[Results],
+    *,
+    title: str | None = None,
+    intro: str = "",
+    per_folder: Sequence[str] = PER_FOLDER,
+) -> str:
+    """The HTML text of the report of ``batches`` (one or more results folders).
+
+    ``title`` replaces the heading, ``intro`` (HTML) goes right under it and ``per_folder``
+    names the figures drawn for each folder (the lessons choose theirs).
+    """
     batches = list(batches)
     labels = figures.batch_labels(batches)
-    title = " vs ".join(labels)
-    body = [f"<h1>refractory report: {html.escape(title)}</h1>"]
+    title = title or f"refractory report: {' vs '.join(labels)}"
+    body = [f"<h1>{html.escape(title)}</h1>", intro]
     for batch in batches:
         m = batch.manifest
         body.append(
@@ -191,7 +201,7 @@ def build_report(batches: Sequence[Results]) -> str:
     for i, (batch, label) in enumerate(zip(batches, labels, strict=True)):
         if len(batches) > 1:
             body.append(f"<h3>{html.escape(label)}</h3>")
-        for name in PER_FOLDER:
+        for name in per_folder:
             figure = figures.FIGURES[name](batch)
             body.append(figure_html(figure, CAPTIONS[name], f"{name}-{i + 1}"))
     return (

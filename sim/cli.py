@@ -1,4 +1,4 @@
-"""The ``refractory`` command line: run, check, summarize.
+"""The ``refractory`` command line: run, check, summarize, report, plot, lessons.
 
 Bad input ends with one paragraph on stderr and exit status 2, never a traceback. This is
 the one module that joins the simulator (sim) and the readers of its results (analysis).
@@ -91,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("results", type=Path, nargs="+", help="results folders (compared)")
     report.add_argument("--out", type=Path, help="HTML file (default: report.html in the first)")
 
+    commands.add_parser("lessons", help="list the lessons (scenarios/lessons/)")
+    lesson = commands.add_parser(
+        "lesson", help="run a lesson's scenarios and write its report (the path is printed)"
+    )
+    lesson.add_argument("number", type=int, help="the lesson's number (see refractory lessons)")
+    lesson.add_argument("--out", type=Path, help="folder (default results/lessons/NN-name)")
+    lesson.add_argument("--patients", type=_positive, help="patients per run (overrides file)")
+
     plot = commands.add_parser("plot", help="draw one figure of a results folder")
     plot.add_argument("results", type=Path)
     plot.add_argument(
@@ -160,6 +168,26 @@ def _report(args) -> None:
     print(write_report(args.results, args.out))
 
 
+def _lessons(args) -> None:
+    from sim.lessons import lesson_files, parse_header
+
+    for number, path in lesson_files().items():
+        title, header = parse_header(path.read_text(encoding="utf-8"))
+        print(f"{number:2d}  {title}\n    {header.get('Question', '')}")
+    print("\nRun one: refractory lesson N (writes its report and prints the path).")
+
+
+def _lesson(args) -> None:
+    from analysis.lessons import lesson_report
+    from sim.lessons import find_lesson, run_lesson
+
+    lesson = find_lesson(args.number)
+    out = args.out or Path("results") / "lessons" / lesson.path.stem
+    folders = run_lesson(lesson, out, args.patients)
+    title = f"Lesson {lesson.number}: {lesson.title}"
+    print(lesson_report(lesson.slug, title, lesson.header, folders, out / "report.html"))
+
+
 def _plot(args) -> None:
     from analysis import load
     from analysis.figures import draw, save
@@ -177,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         "summary": lambda a: _print_summary(a.results),
         "report": _report,
         "plot": _plot,
+        "lessons": _lessons,
+        "lesson": _lesson,
     }
     try:
         handlers[args.command](args)
