@@ -147,7 +147,7 @@ def resistance_is_already_there(runs: Runs) -> list[str]:
         "A resistant cell was already there at treatment start in " + "; in ".join(parts) + ".",
         f"Of these patients {', '.join(percent(cured(r)) for _, r in runs)} were cured, "
         "respectively.",
-        f"Identical patients became refractory at different times: in {most[0]}, the "
+        f"Identical patients became refractory at different times: in the run {most[0]!r}, the "
         f"{int(most[1].patients['refractory'].sum())} who did so took between {days(low)} and "
         f"{days(high)} from treatment start (10th to 90th percentile).",
     ]
@@ -218,20 +218,10 @@ def progressed(results: Results, line: int = 1) -> float:
 
 def relapsed_or_refractory(runs: Runs) -> list[str]:
     return [
-        "Patient status at the end: "
-        + "; ".join(f"{label}: {status_shares(results)}" for label, results in runs)
-        + ".",
-        "Complete responses: "
-        + ", ".join(
-            f"{percent(best_response(results, ('CR',)))} ({label})" for label, results in runs
-        )
-        + "; regrowth "
-        + ", ".join(
-            f"{percent(progressed_on(results, True))} on treatment and "
-            f"{percent(progressed_on(results, False))} off it ({label})"
-            for label, results in runs
-        )
-        + ".",
+        f"Under {label}: {percent(best_response(results, ('CR',)))} complete responses, then "
+        f"regrowth off treatment in {percent(progressed_on(results, False))} and on treatment "
+        f"in {percent(progressed_on(results, True))}; patient status {status_shares(results)}."
+        for label, results in runs
     ]
 
 
