@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sim.errors import ScenarioError
+from sim.lessons import lesson_files
 from sim.scenario import (
     MAX_MECHANISMS,
     Scenario,
@@ -22,7 +23,8 @@ from sim.summary import describe
 
 HERE = Path(__file__).parent
 EXAMPLE = HERE / "scenarios" / "two-drugs.toml"
-SHIPPED = sorted((HERE.parent / "scenarios").rglob("*.toml"))
+# lesson files (a scenario plus a [lesson] table) are validated by tests/test_lessons.py
+SHIPPED = sorted(set((HERE.parent / "scenarios").rglob("*.toml")) - set(lesson_files().values()))
 
 DRUG_A = '[[drug]]\nname = "A"\nmax_effect = 0.04\n'
 MECHANISM = '[[mechanism]]\nname = "m"\n'
