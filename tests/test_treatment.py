@@ -15,7 +15,9 @@ ALPHA = 1e-3
 
 
 def _run(sc: Scenario, patients: int, seed: int = 1) -> Tables:
-    return tables_from_chunk(ENGINES["compartment"](compile_model(sc), seed, 0, patients), sc)
+    """Tables of ``patients`` patients, all traced (so all have scans)."""
+    raw = ENGINES["compartment"](compile_model(sc), seed, 0, patients, patients)
+    return tables_from_chunk(raw, sc)
 
 
 def _changed(name: str, **tables: dict) -> Scenario:
