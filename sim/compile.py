@@ -22,11 +22,11 @@ from sim.scenario import Drug, Scenario
 #: Total size below which the compartment engine simulates event by event (exact Gillespie).
 EXACT_BELOW = 100
 #: Largest expected log-growth of any clone in one exact-transition step.
-MAX_LOG_GROWTH = 0.1
+MAX_LOG_GROWTH = 0.25
 #: Detection and lethal sizes are reached within this relative tolerance.
 THRESHOLD_TOLERANCE = 0.01
 #: More mutants of one kind in one step than this are grouped by arrival time.
-MUTANT_BINS = 16
+MUTANT_BINS = 4
 #: Clone slots per patient when mechanisms allow more genotypes than this.
 MAX_CLONE_SLOTS = 1024
 #: Under competition, the largest relative change of the total burden in one step.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kernels.model import L_COLUMNS, P_COLUMNS, S_COLUMNS, PatientModel
+from kernels.model import L_COLUMNS, P_COLUMNS, P_LINES_RECEIVED, S_COLUMNS, PatientModel
 from kernels.patient import simulate_batch
 from kernels.streams import patient_states
 
@@ -134,14 +134,17 @@ def run_compartment(
 
 
 #: Bytes of per-barcode outputs held at once by the agent engine (patients run in groups).
-AGENT_GROUP_BYTES = 512 * 2**20
+AGENT_GROUP_BYTES = 128 * 2**20
 
 
 def run_agent(model: PatientModel, seed: int, first: int, count: int, trace: int = 0) -> RawChunk:
     """The agent engine: every cell simulated (exact Gillespie), lineage barcodes recorded.
 
     Patients run in parallel in groups small enough that their per-barcode outputs fit in
-    ``AGENT_GROUP_BYTES``; each group's barcodes with cells are kept as lineage rows.
+    ``AGENT_GROUP_BYTES``. Lineage rows are kept for the barcodes of treated patients that
+    still have cells after treatment start (at a progression or at the end): the lineages
+    that could relapse. (At the start every barcode is one cell; keeping them all would
+    make a row per cell.)
     """
     chunk = allocate_chunk(model, first, count, trace)
     moments = chunk.snap_day.shape[1]
@@ -152,7 +155,9 @@ def run_agent(model: PatientModel, seed: int, first: int, count: int, trace: int
         b = min(a + group, count)
         cells, resistant, mechanisms = _lineage_arrays(b - a, moments, model.barcodes)
         _simulate(model, seed, chunk, a, b, (cells, resistant, mechanisms))
-        p, m, barcode = np.nonzero(cells)
+        treated = chunk.patients[a:b, P_LINES_RECEIVED] > 0
+        survives = (cells[:, 1:, :] > 0).any(axis=1) & treated[:, None]
+        p, m, barcode = np.nonzero((cells > 0) & survives[:, None, :])
         parts.append(
             (
                 p + a,

@@ -97,22 +97,25 @@ def test_stops_exactly_and_lineages_add_up(tmp_path):
     assert (patients[patients.lethal].cells_at_end == 20000).all()
     assert patients.lethal.any() and patients.lines_received.max() == 2
     start = lineages[lineages.moment == "start"]
+    later = lineages[lineages.moment != "start"]
     assert (start.cells == 1).all()
-    assert (start.groupby("patient").barcode.apply(sorted) == [list(range(3000))] * 30).all()
+    assert start.barcode.between(0, 2999).all()
+    kept = start.groupby("patient").barcode.apply(set)
+    alive_later = later.groupby("patient").barcode.apply(set)
+    assert kept.index.equals(alive_later.index)
+    assert (kept == alive_later).all()
     keys = ["patient", "moment"]
-    by_lineage = lineages.groupby(keys)[["cells", "resistant_cells"]].sum()
-    clones = clones.assign(resistant=np.where(clones.mechanisms != "", clones.cells, 0))
-    by_clone = clones.groupby(keys)[["cells", "resistant"]].sum()
+    by_lineage = later.groupby(keys)[["cells", "resistant_cells"]].sum()
+    after = clones[clones.moment != "start"]
+    after = after.assign(resistant=np.where(after.mechanisms != "", after.cells, 0))
+    by_clone = after.groupby(keys)[["cells", "resistant"]].sum()
+    assert by_lineage.index.sort_values().equals(by_clone.index.sort_values())
     np.testing.assert_array_equal(by_lineage.cells, by_clone.cells.loc[by_lineage.index])
-    np.testing.assert_array_equal(by_lineage.resistant_cells, by_clone.resistant)
+    np.testing.assert_array_equal(
+        by_lineage.resistant_cells, by_clone.resistant.loc[by_lineage.index]
+    )
     assert (lineages.resistant_cells <= lineages.cells).all()
     assert ((lineages.mechanisms == "") == (lineages.resistant_cells == 0)).all()
-    moments = lineages[["patient", "moment", "day"]].drop_duplicates()
-    expected = clones[["patient", "moment", "day"]].drop_duplicates()
-    pd.testing.assert_frame_equal(
-        moments.sort_values(keys).reset_index(drop=True),
-        expected.sort_values(keys).reset_index(drop=True),
-    )
 
 
 def test_same_results_whatever_threads_and_chunks(tmp_path):
@@ -133,13 +136,15 @@ def test_same_results_whatever_threads_and_chunks(tmp_path):
 
 
 def test_barcodes_given_at_a_size_during_growth(tmp_path):
-    """barcode_at = 500 cells: the 3000 cells at detection carry at most 500 barcodes."""
+    """barcode_at = 500 cells: the 3000 cells at detection carry at most 500 barcodes, so the
+    lineages kept (those with cells after treatment starts) start with several cells each."""
     sc = parse_scenario(small(scenario={"patients": 8}, agent={"barcode_at": 500}))
     lineages = run_batch(sc, tmp_path / "out").lineages
     start = lineages[lineages.moment == "start"]
     assert start.barcode.between(0, 499).all()
-    assert (start.groupby("patient").cells.sum() == 3000).all()
+    assert (start.groupby("patient").cells.sum() <= 3000).all()
     assert (start.groupby("patient").barcode.nunique() < 500).all()
+    assert start.cells.mean() > 2
 
 
 def test_compartment_engine_writes_an_empty_lineages_table(tmp_path):
