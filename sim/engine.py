@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numba
 import numpy as np
 
 from kernels.model import L_COLUMNS, P_COLUMNS, P_LINES_RECEIVED, S_COLUMNS, PatientModel
@@ -102,8 +103,18 @@ def _lineage_arrays(count: int, moments: int, barcodes: int) -> tuple[np.ndarray
     return np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.zeros(shape, np.int64)
 
 
+#: Patients handed to a thread at a time: small, so threads that draw quick patients (cured
+#: early) take more of them and the threads finish together.
+PATIENTS_PER_HANDOUT = 4
+
+
 def _simulate(model: PatientModel, seed: int, chunk: RawChunk, a: int, b: int, lineages):
     """Run patients a .. b - 1 of the chunk into its arrays (views, written in place)."""
+    with numba.parallel_chunksize(PATIENTS_PER_HANDOUT):
+        _simulate_batch(model, seed, chunk, a, b, lineages)
+
+
+def _simulate_batch(model: PatientModel, seed: int, chunk: RawChunk, a: int, b: int, lineages):
     simulate_batch(
         patient_states(seed, chunk.first + a, b - a),
         model,
