@@ -70,7 +70,7 @@ def snapshot_lineages(ints, meta, barcodes, starts, moment, cells, resistant, me
                 mechanisms[moment, b] |= genotype
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_cell(ints, meta, barcodes, starts, c, barcode):
     """Append a cell with ``barcode`` to block c: each later block's first cell moves to its
     end, opening a hole at the end of block c."""
@@ -85,7 +85,7 @@ def _add_cell(ints, meta, barcodes, starts, c, barcode):
     ints[c, CELLS] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _remove_cell(ints, meta, barcodes, starts, c, i):
     """Remove the cell at position i of block c: the block's last cell fills position i and
     each later block's last cell moves to the hole at its front."""
@@ -112,11 +112,13 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
     """
     label_at = model.barcode_cells
     mutation_rate = model.mutation_rate
+    labelled = label_at <= 0.0 or barcodes.shape[0] == 0
     while True:
         used = meta[USED]
         total = starts[used]
-        if label_at > 0.0 and total >= label_at:
+        if not labelled and total >= label_at:
             label_cells(meta, barcodes, starts)
+            labelled = True
         if total == 0:
             return t, EXTINCT
         if total >= threshold:

@@ -141,7 +141,7 @@ def _print_summary(folder: Path) -> None:
     from analysis import format_summary, load
 
     print(format_summary(load(folder)))
-    print(f"\nResults written to {folder}/ (patients, lines, clones .parquet; manifest.json)")
+    print(f"\nResults written to {folder}/ (tables as .parquet files, manifest.json)")
 
 
 def _check(args) -> None:
