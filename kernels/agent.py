@@ -13,19 +13,16 @@ import numpy as np
 from numba import njit
 
 from kernels.clones import (
-    BIRTH,
     CELLS,
-    DEATH,
     EVENTS,
     GENOTYPE,
-    MUTATION,
     OVERFLOW,
     USED,
-    clone_slot,
-    gained_mechanism,
+    daughter_slot,
+    next_event,
 )
 from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD
-from kernels.random import exponential, uniform
+from kernels.random import uniform
 
 
 @njit(cache=True)
@@ -111,7 +108,6 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
     Returns (time, reason) like kernels.compartment.advance.
     """
     label_at = model.barcode_cells
-    mutation_rate = model.mutation_rate
     labelled = label_at <= 0.0 or barcodes.shape[0] == 0
     while True:
         used = meta[USED]
@@ -125,44 +121,22 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
             return t, REACHED_THRESHOLD
         if t >= t_stop:
             return t_stop, REACHED_STOP
-        rate = 0.0
-        for c in range(used):
-            rate += (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
-        if rate <= 0.0:
+        t, chosen, death = next_event(state, ints, reals, used, t, t_stop)
+        if chosen < 0:
             return t_stop, REACHED_STOP
-        t_next = t + exponential(state) / rate
-        if t_next >= t_stop:
-            return t_stop, REACHED_STOP
-        t = t_next
         meta[EVENTS] += 1
-        target = uniform(state) * rate
-        chosen = -1
-        for c in range(used):
-            weight = (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
-            if weight > 0.0:
-                chosen = c
-                if target < weight:
-                    break
-                target -= weight
         n = ints[chosen, CELLS]
         i = starts[chosen] + min(np.int64(uniform(state) * n), n - 1)
-        if target < reals[chosen, DEATH] * n:
+        if death:
             _remove_cell(ints, meta, barcodes, starts, chosen, i)
             continue
         if total == barcodes.shape[0]:
             meta[OVERFLOW] = 1
             continue
         barcode = barcodes[i]
-        u = uniform(state)
-        if u < reals[chosen, MUTATION]:
-            genotype = ints[chosen, GENOTYPE]
-            gained = gained_mechanism(mutation_rate, genotype, u)
-            child = genotype | (np.int64(1) << gained)
-            s = clone_slot(model, ints, reals, meta, child, genotype, line, t)
-            if s < 0:
-                continue
-            if meta[USED] > used:
-                starts[meta[USED]] = starts[used]
-            _add_cell(ints, meta, barcodes, starts, s, barcode)
-        else:
-            _add_cell(ints, meta, barcodes, starts, chosen, barcode)
+        s = daughter_slot(state, model, ints, reals, meta, line, chosen, t)
+        if s < 0:
+            continue
+        if meta[USED] > used:
+            starts[meta[USED]] = starts[used]
+        _add_cell(ints, meta, barcodes, starts, s, barcode)

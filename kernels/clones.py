@@ -87,6 +87,45 @@ def gained_mechanism(mutation_rate, genotype, u):
     return last
 
 
+@njit(cache=True, inline="always")
+def next_event(state, ints, reals, used, t, t_stop):
+    """Gillespie's direct method: the time of the next event, its clone, whether it is a death.
+
+    Returns (t_stop, -1, False) when no event happens before ``t_stop``. Shared by the
+    clone-table simulation below and the agent engine (Gillespie 1977, J. Phys. Chem. 81:2340).
+    """
+    rate = 0.0
+    for c in range(used):
+        rate += (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+    if rate <= 0.0:
+        return t_stop, -1, False
+    t_next = t + exponential(state) / rate
+    if t_next >= t_stop:
+        return t_stop, -1, False
+    target = uniform(state) * rate
+    chosen = -1
+    for c in range(used):
+        weight = (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+        if weight > 0.0:
+            chosen = c
+            if target < weight:
+                break
+            target -= weight
+    return t_next, chosen, target < reals[chosen, DEATH] * ints[chosen, CELLS]
+
+
+@njit(cache=True, inline="always")
+def daughter_slot(state, model, ints, reals, meta, exposure, parent, t):
+    """Slot that receives the new daughter of a division in slot ``parent``: the parent's, or
+    (with its total mutation probability) a mutant genotype's; -1 if the table is full."""
+    u = uniform(state)
+    if u >= reals[parent, MUTATION]:
+        return parent
+    genotype = ints[parent, GENOTYPE]
+    child = genotype | (np.int64(1) << gained_mechanism(model.mutation_rate, genotype, u))
+    return clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
+
+
 @njit(cache=True)
 def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold):
     """Gillespie direct method until ``t_stop``, extinction, ``threshold`` or ``exact_below``.
@@ -103,39 +142,16 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             return t, REACHED_THRESHOLD
         if total >= exact_below:
             return t, REACHED_STOP
-        used = meta[USED]
-        rate = 0.0
-        for c in range(used):
-            rate += (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
-        if rate <= 0.0:
+        t, chosen, death = next_event(state, ints, reals, meta[USED], t, t_stop)
+        if chosen < 0:
             return t_stop, REACHED_STOP
-        t_next = t + exponential(state) / rate
-        if t_next >= t_stop:
-            return t_stop, REACHED_STOP
-        t = t_next
         meta[EVENTS] += 1
-        target = uniform(state) * rate
-        chosen = -1
-        for c in range(used):
-            weight = (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
-            if weight > 0.0:
-                chosen = c
-                if target < weight:
-                    break
-                target -= weight
-        if target < reals[chosen, DEATH] * ints[chosen, CELLS]:
+        if death:
             ints[chosen, CELLS] -= 1
             total -= 1
             continue
-        u = uniform(state)
-        if u < reals[chosen, MUTATION]:
-            genotype = ints[chosen, GENOTYPE]
-            gained = gained_mechanism(model.mutation_rate, genotype, u)
-            child = genotype | (np.int64(1) << gained)
-            s = clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
-            if s < 0:
-                continue
-            ints[s, CELLS] += 1
-        else:
-            ints[chosen, CELLS] += 1
+        s = daughter_slot(state, model, ints, reals, meta, exposure, chosen, t)
+        if s < 0:
+            continue
+        ints[s, CELLS] += 1
         total += 1
