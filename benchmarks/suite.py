@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks import compartment, startup  # noqa: E402
+from benchmarks import agent, compartment, startup  # noqa: E402
 from benchmarks.measure import machine  # noqa: E402
 
 
@@ -65,6 +65,7 @@ def run_suite(quick: bool, out: Path) -> str:
     rows += compartment.draw_bound(quick, kernel_ns)
     scaling_rows, curves = compartment.scaling(quick)
     rows += scaling_rows
+    rows += agent.rows(quick)
     rows += startup.compile_times(compartment.TWO_DRUGS)
     rows += startup.batch_throughput(quick)
     plot_scaling(curves, out)

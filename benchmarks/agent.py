@@ -1,4 +1,4 @@
-"""Agent-engine benchmark: cell events per second on a birth-death-mutation model.
+"""Agent engine: cell events per second on a birth-death-mutation model, against rebop.
 
 The model: 1e5 cells with b = d = 0.5 per cell per day (critical, so the size stays near
 1e5 and the event rate near (b + d) 1e5 per day), two neutral mechanisms gained with
@@ -7,26 +7,21 @@ the median over ``--repeats`` of events per second on one thread and on all thre
 patient per thread), counting the events the kernel simulated. If the optional rebop package
 (a Rust Gillespie solver) is installed, the same reaction network is run side by side on one
 thread; its events are counted as their expectation (b + d) N0 T, since it does not report
-them. The compile time is excluded (one warm-up run first).
-
-    python benchmarks/bench_agent.py [--patients N] [--days T] [--repeats R]
+them. The compile time is excluded (one warm-up run first). Part of ``refractory bench``;
+also runs alone: ``python -m benchmarks.agent [--patients N] [--days T] [--repeats R]``.
 """
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numba
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kernels.model import P_EVENTS  # noqa: E402
-from sim.compile import compile_model  # noqa: E402
-from sim.engine import run_agent  # noqa: E402
-from sim.scenario import parse_scenario  # noqa: E402
+from benchmarks.measure import Row
+from kernels.model import P_EVENTS
+from sim.compile import compile_model
+from sim.engine import run_agent
+from sim.scenario import parse_scenario
 
 CELLS = 100_000
 RATE = 0.5
@@ -92,6 +87,52 @@ def rebop_rate(days: float, repeats: int) -> float | None:
         if repeat:  # the first run is a warm-up
             rates.append(expected / (time.perf_counter() - started))
     return statistics.median(rates)
+
+
+def rows(quick: bool) -> list[Row]:
+    """The suite's rows: events per second on 1 and all threads, and the ratio to rebop."""
+    days, repeats = (5.0, 3) if quick else (20.0, 5)
+    threads = numba.config.NUMBA_NUM_THREADS
+    workload = f"agent engine, {CELLS} cells, b = d = {RATE}, 2 mutations, {days:g} days"
+    one, _ = agent_rate(days, 4, 1, repeats)
+    many, _ = agent_rate(days, 4 * threads, threads, repeats)
+    numba.set_num_threads(threads)
+    out = [
+        Row("agent", workload + ", 1 thread", "events per second", one, "1/s", repeats),
+        Row("agent", workload + f", {threads} threads", "events per second", many, "1/s", repeats),
+    ]
+    peer = rebop_rate(days, repeats)
+    if peer is None:
+        out.append(
+            Row(
+                "agent",
+                "rebop (optional peer)",
+                "not installed",
+                float("nan"),
+                "",
+                0,
+                judged_by="pip install rebop to compare",
+            )
+        )
+    else:
+        out.append(
+            Row("agent", "rebop 1 thread, same network", "events per second", peer, "1/s", repeats)
+        )
+        out.append(
+            Row(
+                "agent",
+                "agent engine / rebop, 1 thread",
+                "ratio",
+                one / peer,
+                "",
+                repeats,
+                judged_by="events/s ratio in the same run",
+                ratio=one / peer,
+                target=">= 1",
+                met=one >= peer,
+            )
+        )
+    return out
 
 
 def main() -> None:
