@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks import agent, compartment, startup  # noqa: E402
+from benchmarks import agent, compartment, reference, startup  # noqa: E402
 from benchmarks.measure import machine  # noqa: E402
 
 
@@ -66,6 +66,7 @@ def run_suite(quick: bool, out: Path) -> str:
     scaling_rows, curves = compartment.scaling(quick)
     rows += scaling_rows
     rows += agent.rows(quick)
+    rows += reference.rows(quick)
     rows += startup.compile_times(compartment.TWO_DRUGS)
     rows += startup.batch_throughput(quick)
     plot_scaling(curves, out)

@@ -1,0 +1,107 @@
+"""The agent engine against its limit: the same event loop in C (benchmarks/reference/ssa.c).
+
+The C program is built with the system compiler when one is present (skipped with a note
+otherwise) and run from the same generator state as the kernel, so the two trajectories
+must be identical (same number of events, same final clone sizes); the figure is the ratio
+of events per second, each a median of repeats in the same run.
+"""
+
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.agent import CELLS, MUTATION, RATE, scenario
+from benchmarks.measure import Row
+from kernels.model import P_EVENTS
+from kernels.streams import patient_states
+from sim.compile import compile_model
+from sim.engine import run_agent
+from sim.results import tables_from_chunk
+
+SOURCE = Path(__file__).resolve().parent / "reference" / "ssa.c"
+SECTION = "agent"
+
+
+def build(folder: Path) -> Path | None:
+    """Compile the C reference with -O3 -march=native; None when no compiler is found."""
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        return None
+    binary = folder / "ssa"
+    subprocess.run(
+        [compiler, "-O3", "-march=native", "-o", str(binary), str(SOURCE), "-lm"], check=True
+    )
+    return binary
+
+
+def run_reference(binary: Path, days: float, state) -> tuple[int, float, list[int]]:
+    """Events, seconds and final cells of genotypes 0..3 of one C run."""
+    args = [str(CELLS), str(RATE), str(RATE), str(MUTATION), str(MUTATION), str(days)]
+    out = subprocess.run(
+        [str(binary), *args, *map(str, state)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(out[0]), float(out[1]), [int(x) for x in out[2:]]
+
+
+def rows(quick: bool) -> list[Row]:
+    """Kernel and C side by side on one thread: identical trajectories, events/s ratio."""
+    days, repeats = (5.0, 3) if quick else (20.0, 5)
+    with tempfile.TemporaryDirectory() as folder:
+        binary = build(Path(folder))
+        if binary is None:
+            return [
+                Row(
+                    SECTION,
+                    "C reference",
+                    "not run",
+                    float("nan"),
+                    "",
+                    0,
+                    judged_by="no C compiler found (cc, gcc or clang)",
+                )
+            ]
+        sc = scenario(days)
+        model = compile_model(sc)
+        run_agent(model, 0, 0, 1)
+        kernel, reference, same = [], [], True
+        for repeat in range(repeats):
+            seed = repeat + 1
+            started = time.perf_counter()
+            raw = run_agent(model, seed, 0, 1)
+            kernel.append(raw.patients[0, P_EVENTS] / (time.perf_counter() - started))
+            events, seconds, final = run_reference(binary, days, patient_states(seed, 0, 1)[0])
+            reference.append(events / seconds)
+            end = tables_from_chunk(raw, sc).clones.query("moment == 'end'")
+            sizes = dict(zip(end.mechanisms, end.cells, strict=True))
+            mine = [sizes.get(name, 0) for name in ("", "m1", "m2", "m1+m2")]
+            same &= events == raw.patients[0, P_EVENTS] and final == mine
+    one, limit = statistics.median(kernel), statistics.median(reference)
+    ratio = limit / one
+    workload = f"{CELLS} cells, b = d = {RATE}, 2 mutations, {days:g} days, 1 thread"
+    return [
+        Row(
+            SECTION,
+            "C reference (same loop, same generator), " + workload,
+            "events per second",
+            limit,
+            "1/s",
+            repeats,
+            judged_by="trajectories identical to the kernel's" if same else "TRAJECTORIES DIFFER",
+            met=same,
+        ),
+        Row(
+            SECTION,
+            "agent engine time / C reference time",
+            "ratio",
+            ratio,
+            "",
+            repeats,
+            judged_by="C events/s / kernel events/s (kernel includes result arrays)",
+            ratio=ratio,
+            target="<= 1.3",
+            met=ratio <= 1.3,
+        ),
+    ]

@@ -1,0 +1,169 @@
+/* The agent engine's event loop in C: the limit that kernels/agent.py is measured against.
+ *
+ * The same model (untreated birth-death with mechanisms gained at division), the same
+ * data layout (cells as barcodes in blocks by clone slot), the same direct-method event
+ * (Gillespie 1977) and the same generator (xoshiro256**, Blackman & Vigna 2018) with the
+ * same conversions to floats, so a run from the same generator state gives the same
+ * trajectory as the compiled Python kernel.
+ *
+ * Usage: ssa CELLS BIRTH DEATH U1 U2 DAYS S0 S1 S2 S3
+ * Prints: events, elapsed seconds, then the cells of each genotype 0..3.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define MECHANISMS 2
+#define SLOTS 4
+
+static uint64_t s[4];
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t next_u64(void) {
+    uint64_t s0 = s[0], s1 = s[1], s2 = s[2] ^ s0, s3 = s[3] ^ s1;
+    uint64_t result = rotl(s1 * 5, 7) * 9;
+    s[0] = s0 ^ s3;
+    s[1] = s1 ^ s2;
+    s[2] = s2 ^ (s1 << 17);
+    s[3] = rotl(s3, 45);
+    return result;
+}
+
+static inline double uniform(void) { return (double)(next_u64() >> 11) * (1.0 / 9007199254740992.0); }
+
+static inline double open_uniform(void) {
+    return ((double)(next_u64() >> 12) + 0.5) * (1.0 / 4503599627370496.0);
+}
+
+static int64_t genotype[SLOTS], cells[SLOTS], starts[SLOTS + 1];
+static double birth[SLOTS], death[SLOTS], mutation[SLOTS], rate_u[MECHANISMS];
+static int used = 0;
+static int32_t *barcodes;
+
+static int slot_of(int64_t g, double b, double d) {
+    for (int c = 0; c < used; c++)
+        if (genotype[c] == g) return c;
+    double u = 0.0;
+    for (int i = 0; i < MECHANISMS; i++)
+        if (!((g >> i) & 1)) u += rate_u[i];
+    genotype[used] = g;
+    cells[used] = 0;
+    birth[used] = b;
+    death[used] = d;
+    mutation[used] = u;
+    starts[used + 1] = starts[used];
+    return used++;
+}
+
+static int gained(int64_t g, double u) {
+    double acc = 0.0;
+    int last = -1;
+    for (int i = 0; i < MECHANISMS; i++) {
+        if (((g >> i) & 1) || rate_u[i] == 0.0) continue;
+        last = i;
+        acc += rate_u[i];
+        if (u < acc) return i;
+    }
+    return last;
+}
+
+static void add_cell(int c, int32_t barcode) {
+    int64_t hole = starts[used];
+    for (int later = used - 1; later > c; later--) {
+        int64_t first = starts[later];
+        barcodes[hole] = barcodes[first];
+        starts[later] = first + 1;
+        hole = first;
+    }
+    barcodes[hole] = barcode;
+    starts[used] += 1;
+    cells[c] += 1;
+}
+
+static void remove_cell(int c, int64_t i) {
+    int64_t hole = starts[c + 1] - 1;
+    barcodes[i] = barcodes[hole];
+    for (int later = c + 1; later < used; later++) {
+        int64_t last = starts[later + 1] - 1;
+        barcodes[hole] = barcodes[last];
+        starts[later] = hole;
+        hole = last;
+    }
+    starts[used] -= 1;
+    cells[c] -= 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 11) {
+        fprintf(stderr, "usage: ssa CELLS BIRTH DEATH U1 U2 DAYS S0 S1 S2 S3\n");
+        return 2;
+    }
+    int64_t n0 = atoll(argv[1]);
+    double b = atof(argv[2]), d = atof(argv[3]), t_stop = atof(argv[6]);
+    rate_u[0] = atof(argv[4]);
+    rate_u[1] = atof(argv[5]);
+    for (int i = 0; i < 4; i++) s[i] = strtoull(argv[7 + i], NULL, 10);
+    barcodes = malloc(sizeof(int32_t) * (size_t)(n0 * 100));
+    starts[0] = 0;
+    int c0 = slot_of(0, b, d);
+    cells[c0] = n0;
+    starts[1] = n0;
+    for (int64_t i = 0; i < n0; i++) barcodes[i] = (int32_t)i;
+
+    struct timespec begin, end;
+    clock_gettime(CLOCK_MONOTONIC, &begin);
+    double t = 0.0;
+    int64_t events = 0;
+    for (;;) {
+        int64_t total = starts[used];
+        if (total == 0 || t >= t_stop) break;
+        double rate = 0.0;
+        for (int c = 0; c < used; c++) rate += (birth[c] + death[c]) * cells[c];
+        if (rate <= 0.0) break;
+        double t_next = t + (-log(open_uniform())) / rate;
+        if (t_next >= t_stop) break;
+        t = t_next;
+        double target = uniform() * rate;
+        int chosen = -1;
+        for (int c = 0; c < used; c++) {
+            double weight = (birth[c] + death[c]) * cells[c];
+            if (weight > 0.0) {
+                chosen = c;
+                if (target < weight) break;
+                target -= weight;
+            }
+        }
+        int is_death = target < death[chosen] * cells[chosen];
+        events++;
+        int64_t n = cells[chosen];
+        int64_t k = (int64_t)(uniform() * n);
+        int64_t i = starts[chosen] + (k < n - 1 ? k : n - 1);
+        if (is_death) {
+            remove_cell(chosen, i);
+            continue;
+        }
+        int32_t barcode = barcodes[i];
+        double u = uniform();
+        int target_slot = chosen;
+        if (u < mutation[chosen]) {
+            int64_t g = genotype[chosen];
+            target_slot = slot_of(g | ((int64_t)1 << gained(g, u)), b, d);
+        }
+        add_cell(target_slot, barcode);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double seconds = (end.tv_sec - begin.tv_sec) + 1e-9 * (end.tv_nsec - begin.tv_nsec);
+    printf("%lld %.9f", (long long)events, seconds);
+    for (int g = 0; g < SLOTS; g++) {
+        int64_t count = 0;
+        for (int c = 0; c < used; c++)
+            if (genotype[c] == g) count = cells[c];
+        printf(" %lld", (long long)count);
+    }
+    printf("\n");
+    free(barcodes);
+    return 0;
+}
