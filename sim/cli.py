@@ -79,8 +79,12 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="run the benchmark suite")
     bench.add_argument("--quick", action="store_true", help="smaller workloads (a few minutes)")
-    bench.add_argument("--out", type=Path, default=Path("bench-results"),
-                       help="folder for bench.json, bench.md and plots (default bench-results)")
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-results"),
+        help="folder for bench.json, bench.md and plots (default bench-results)",
+    )
 
     summary = commands.add_parser("summary", help="key numbers of a results folder")
     summary.add_argument("results", type=Path)

@@ -88,8 +88,10 @@ def simulate(
     for first in range(0, patients, chunk):
         raw = ENGINES[engine](model, seed, first, min(chunk, patients - first))
         parts.append(tables_from_chunk(raw, sc))
-    tables = parts[0] if len(parts) == 1 else Tables(
-        *(pd.concat([getattr(p, f) for p in parts], ignore_index=True) for f in TABLES)
+    tables = (
+        parts[0]
+        if len(parts) == 1
+        else Tables(*(pd.concat([getattr(p, f) for p in parts], ignore_index=True) for f in TABLES))
     )
     assert not (capped and tables.patients.lethal.any()), "the agent engine's size cap was hit"
     return tables

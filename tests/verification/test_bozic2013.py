@@ -70,6 +70,12 @@ def test_bozic_dual_n12_0(record):
     escape = two_step_escape(m_total, rates["resist_1"], rates["resist_2"], b, d, b, d_treated)
     failures = int((~patients.cured).sum())
     p = binomial_p(failures, N, 0.005, alternative="greater")
-    record({"stat": f"failures {failures}/{N} (two-step estimate {escape:.4f})", "n": N,
-            "p": p, "case": "true"})
+    record(
+        {
+            "stat": f"failures {failures}/{N} (two-step estimate {escape:.4f})",
+            "n": N,
+            "p": p,
+            "case": "true",
+        }
+    )
     assert p >= ALPHA

@@ -34,15 +34,27 @@ def test_cure_one_drug(planted, record):
     exp(-Mu) exp(Mu s/s') = e^-2 = 0.135; two-sided exact binomial test, ALPHA = 1e-3,
     n = 25000; power against u x 1.05 (P = 0.122) = 0.997."""
     u, n = 1e-5, 25000
-    sc = scenario(TUMOR, mechanism=[{"name": "r", "mutation_rate": u, "resists": {"A": 1.0}}],
-                  drug=[{"name": "A", "max_effect": EFFECT}], line=[{"drugs": ["A"]}])
+    sc = scenario(
+        TUMOR,
+        mechanism=[{"name": "r", "mutation_rate": u, "resists": {"A": 1.0}}],
+        drug=[{"name": "A", "max_effect": EFFECT}],
+        line=[{"drugs": ["A"]}],
+    )
     patients = simulate(sc, n, seed=41, planted=planted and ("mutation_rate", planted)).patients
     assert not (~patients.cured & ~patients.lethal).any()
     p0, p1 = _expected(patients, u), _expected(patients, u, 1.05)
     cured = int(patients.cured.sum())
     p = binomial_p(cured, n, p0)
-    check({"stat": f"binomial {cured}/{n} vs {p0:.4f}", "n": n, "p": p,
-           "power": binomial_power(p0, p1, n)}, planted, record)
+    check(
+        {
+            "stat": f"binomial {cured}/{n} vs {p0:.4f}",
+            "n": n,
+            "p": p,
+            "power": binomial_power(p0, p1, n),
+        },
+        planted,
+        record,
+    )
 
 
 @pytest.mark.verify
@@ -77,5 +89,13 @@ def test_cure_two_drugs(planted, record):
     p0, p1 = _expected(patients, u12) * p2, _expected(patients, u12, 1.05) * p2
     cured = int(patients.cured.sum())
     p = binomial_p(cured, n, p0)
-    check({"stat": f"binomial {cured}/{n} vs {p0:.4f} (p2 {p2:.5f})", "n": n, "p": p,
-           "power": binomial_power(p0, p1, n)}, planted, record)
+    check(
+        {
+            "stat": f"binomial {cured}/{n} vs {p0:.4f} (p2 {p2:.5f})",
+            "n": n,
+            "p": p,
+            "power": binomial_power(p0, p1, n),
+        },
+        planted,
+        record,
+    )

@@ -90,8 +90,10 @@ def homogeneity_p(a: np.ndarray, b: np.ndarray) -> float:
     """Chi-square test of homogeneity of two count samples on log-spaced cells (merged so
     that every cell expects >= 5 in each sample)."""
     edges = log_edges(int(max(a.max(), b.max())) + 2)
-    counts = [np.bincount(np.searchsorted(edges, x, side="right") - 1, minlength=len(edges))
-              for x in (a, b)]
+    counts = [
+        np.bincount(np.searchsorted(edges, x, side="right") - 1, minlength=len(edges))
+        for x in (a, b)
+    ]
     labels = merge_bins((counts[0] + counts[1]) * min(len(a), len(b)) / (len(a) + len(b)))
     table = np.array([np.bincount(labels, weights=c) for c in counts])
     if table.shape[1] < 2:
@@ -135,16 +137,24 @@ def test_agent_and_compartment_agree(name, n, planted, record):
     recorded; the planted 5% birth-rate error must be rejected."""
     sc = scenario(**SCENARIOS[name])
     compartment = simulate(sc, n, seed=61).patients
-    agent = simulate(sc, n, seed=62, engine="agent",
-                     planted=planted and ("birth_rate", planted)).patients
+    agent = simulate(
+        sc, n, seed=62, engine="agent", planted=planted and ("birth_rate", planted)
+    ).patients
     p = compare(compartment, agent)
     level = ALPHA / len(p)
     rejected = min(p.values()) < level
     cure = float(compartment.cured.mean())
     power = two_proportion_power(cure, 0.05, n, level) if "cured" in p else float("nan")
-    record({"scenario": name, "n": n, "cure": cure, "cure_power_5pt": power,
+    record(
+        {
+            "scenario": name,
+            "n": n,
+            "cure": cure,
+            "cure_power_5pt": power,
             **{f"p_{key}": value for key, value in p.items()},
-            "case": "planted" if planted else "true"})
+            "case": "planted" if planted else "true",
+        }
+    )
     if planted is None:
         assert not rejected, f"engines disagree at Bonferroni level {level:.2g}: {p}"
     else:

@@ -27,8 +27,14 @@ from .theory import eventual_extinction, kendall_moments, kendall_pmf
 
 
 def _untreated(b: float, d: float, cells: int, horizon: float, lethal: float = 1e15):
-    tumor = {"birth_rate": b, "death_rate": d, "start": "cells", "detection_cells": cells,
-             "lethal_cells": lethal, "clone": [{"cells": cells}]}
+    tumor = {
+        "birth_rate": b,
+        "death_rate": d,
+        "start": "cells",
+        "detection_cells": cells,
+        "lethal_cells": lethal,
+        "clone": [{"cells": cells}],
+    }
     return scenario(tumor, horizon_days=horizon)
 
 
@@ -57,13 +63,20 @@ def test_kendall_pmf_from_one_cell(path, planted, record):
     b, d, t, n = 0.5, 0.2, 8.0, 5000
     size = 3000
     engine, exact_below = PATHS[path]
-    sim = simulate(_untreated(b, d, 1, t), n, seed=11, planted=planted and ("birth_rate", planted),
-                   exact_below=exact_below, engine=engine)
+    sim = simulate(
+        _untreated(b, d, 1, t),
+        n,
+        seed=11,
+        planted=planted and ("birth_rate", planted),
+        exact_below=exact_below,
+        engine=engine,
+    )
     pmf = kendall_pmf(b, d, t, size)
     statistic, df, p = chi2_pmf(sim.patients.cells_at_end.to_numpy(), pmf)
     power = chi2_power(pmf, kendall_pmf(b * 1.05, d, t, size), n)
-    check({"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power}, planted,
-          record)
+    check(
+        {"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power}, planted, record
+    )
 
 
 @pytest.mark.verify
@@ -75,16 +88,31 @@ def test_kendall_moments_from_many_cells(planted, engine, record):
     from the fourth moment), Bonferroni at ALPHA = 1e-3 overall (1/2 each), n = 2000;
     power of the mean test alone against birth rate x 1.05 (a 7.8% shift of the mean) ~ 1."""
     b, d, t, n0, n = 0.3, 0.1, 5.0, 1000, 2000
-    sim = simulate(_untreated(b, d, n0, t), n, seed=12,
-                   planted=planted and ("birth_rate", planted), engine=engine)
+    sim = simulate(
+        _untreated(b, d, n0, t),
+        n,
+        seed=12,
+        planted=planted and ("birth_rate", planted),
+        engine=engine,
+    )
     mean, variance = kendall_moments(b, d, t, n0)
     p_mean, p_var = mean_variance_p(sim.patients.cells_at_end.to_numpy(), mean, variance)
     mean1, variance1 = kendall_moments(b * 1.05, d, t, n0)
     power = z_power(mean1 - mean, math.sqrt(variance), math.sqrt(variance1), n, ALPHA / 2)
     p = min(1.0, 2 * min(p_mean, p_var))  # Bonferroni-adjusted
     assert bonferroni_rejects([p_mean, p_var]) == (p < ALPHA)
-    check({"stat": "z mean, z variance", "n": n, "p_mean": p_mean, "p_var": p_var, "p": p,
-           "power": power}, planted, record)
+    check(
+        {
+            "stat": "z mean, z variance",
+            "n": n,
+            "p_mean": p_mean,
+            "p_var": p_var,
+            "p": p,
+            "power": power,
+        },
+        planted,
+        record,
+    )
 
 
 @pytest.mark.verify
@@ -95,13 +123,19 @@ def test_kendall_critical(planted, engine, record):
     pmf by chi-square (cells merged to >= 5), ALPHA = 1e-3, n = 20000; power against birth
     rate x 1.05 (supercritical, noncentral chi-square) > 0.9999."""
     b, t, n = 0.5, 10.0, 20000
-    sim = simulate(_untreated(b, b, 1, t), n, seed=13,
-                   planted=planted and ("birth_rate", planted), engine=engine)
+    sim = simulate(
+        _untreated(b, b, 1, t),
+        n,
+        seed=13,
+        planted=planted and ("birth_rate", planted),
+        engine=engine,
+    )
     pmf = kendall_pmf(b, b, t, 4000)
     statistic, df, p = chi2_pmf(sim.patients.cells_at_end.to_numpy(), pmf)
     power = chi2_power(pmf, kendall_pmf(b * 1.05, b, t, 4000), n)
-    check({"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power}, planted,
-          record)
+    check(
+        {"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power}, planted, record
+    )
 
 
 @pytest.mark.parametrize("planted", CASES, ids=CASE_IDS)
@@ -112,17 +146,27 @@ def test_pure_death_binomial(planted, engine, record):
     set to 0 through a cytostatic drug whose maximal effect equals the birth rate (the
     scenario schema needs birth_rate > 0). Fast subset."""
     b, d, n0, t, n = 0.1, 0.2, 1000, 5.0, 300
-    tumor = {"birth_rate": b, "death_rate": d, "start": "cells", "lethal_cells": 1e15,
-             "clone": [{"cells": n0}]}
-    sc = scenario(tumor, horizon_days=t, drug=[{"name": "C", "effect": "birth", "max_effect": b}],
-                  line=[{"drugs": ["C"]}])
+    tumor = {
+        "birth_rate": b,
+        "death_rate": d,
+        "start": "cells",
+        "lethal_cells": 1e15,
+        "clone": [{"cells": n0}],
+    }
+    sc = scenario(
+        tumor,
+        horizon_days=t,
+        drug=[{"name": "C", "effect": "birth", "max_effect": b}],
+        line=[{"drugs": ["C"]}],
+    )
     sim = simulate(sc, n, seed=14, planted=planted and ("death_rate", planted), engine=engine)
     k = np.arange(n0 + 1)
     pmf = stats.binom.pmf(k, n0, math.exp(-d * t))
     statistic, df, p = chi2_pmf(sim.patients.cells_at_end.to_numpy(), pmf)
     power = chi2_power(pmf, stats.binom.pmf(k, n0, math.exp(-1.05 * d * t)), n)
-    check({"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power}, planted,
-          record)
+    check(
+        {"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power}, planted, record
+    )
 
 
 @pytest.mark.verify
@@ -134,15 +178,23 @@ def test_eventual_extinction(planted, engine, record):
     by a two-sided exact binomial test, ALPHA = 1e-3, n = 10000; power against birth rate x
     1.05 (P = 0.187) = 0.99997."""
     b, d, n0, n = 0.5, 0.3, 3, 10000
-    sim = simulate(_untreated(b, d, n0, 1e4, lethal=1e4), n, seed=15,
-                   planted=planted and ("birth_rate", planted), engine=engine)
+    sim = simulate(
+        _untreated(b, d, n0, 1e4, lethal=1e4),
+        n,
+        seed=15,
+        planted=planted and ("birth_rate", planted),
+        engine=engine,
+    )
     p0 = eventual_extinction(b, d, n0)
     cured = int(sim.patients.cured.sum())
     assert not (~sim.patients.cured & ~sim.patients.lethal).any()  # every patient resolved
     p = binomial_p(cured, n, p0)
     power = binomial_power(p0, eventual_extinction(b * 1.05, d, n0), n)
-    check({"stat": f"binomial {cured}/{n} vs {p0:.4f}", "n": n, "p": p, "power": power},
-          planted, record)
+    check(
+        {"stat": f"binomial {cured}/{n} vs {p0:.4f}", "n": n, "p": p, "power": power},
+        planted,
+        record,
+    )
 
 
 @pytest.mark.verify
@@ -154,13 +206,17 @@ def test_yule_time_to_size(planted, engine, record):
     ALPHA = 1e-3, n = 3000; power against birth rate x 1.05 (4.8% shorter mean) = 0.9999."""
     b, size, n = 0.3, 50, 3000
     tumor = {"birth_rate": b, "death_rate": 0.0, "detection_cells": size, "lethal_cells": 1e6}
-    sim = simulate(scenario(tumor), n, seed=16,
-                   planted=planted and ("birth_rate", planted), engine=engine)
+    sim = simulate(
+        scenario(tumor), n, seed=16, planted=planted and ("birth_rate", planted), engine=engine
+    )
     assert (sim.patients.cells_at_start == size).all()
     k = np.arange(1, size)
     mean, sd = np.sum(1 / (b * k)), math.sqrt(np.sum(1 / (b * k) ** 2))
     times = sim.patients.days_to_detection.to_numpy()
     p = z_p(times.mean(), mean, sd / math.sqrt(n))
     power = z_power(mean - mean / 1.05, sd, sd / 1.05, n)
-    check({"stat": f"z mean {times.mean():.4f} vs {mean:.4f}", "n": n, "p": p, "power": power},
-          planted, record)
+    check(
+        {"stat": f"z mean {times.mean():.4f} vs {mean:.4f}", "n": n, "p": p, "power": power},
+        planted,
+        record,
+    )

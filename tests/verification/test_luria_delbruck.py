@@ -26,8 +26,9 @@ SIZE = 1000  # pmf support 0..999 (k <= 1% of M), tail >= 1000
 def _detect(b: float, d: float, u: float, n: int, seed: int, planted):
     tumor = {"birth_rate": b, "death_rate": d, "detection_cells": M, "lethal_cells": 1e12}
     marker = [{"name": "marker", "mutation_rate": u, "resists": {}}]
-    sim = simulate(scenario(tumor, mechanism=marker), n, seed,
-                   planted=planted and ("mutation_rate", planted))
+    sim = simulate(
+        scenario(tumor, mechanism=marker), n, seed, planted=planted and ("mutation_rate", planted)
+    )
     return sim.patients
 
 
@@ -40,8 +41,9 @@ def _mixture(pmf_of_m, m: np.ndarray, groups: int = 20) -> np.ndarray:
 def test_lea_coulson_helpers():
     """The generating-function pmf at s = 1 is the Ma-Sandri-Sarkar Lea-Coulson recursion, its
     p0 is exp(m ln(s)/(1-s)), and it sums to 1 minus the heavy tail ~ m/(s K)."""
-    np.testing.assert_allclose(lea_coulson_like_pmf(1.3, 1.0, 200), lea_coulson_pmf(1.3, 200),
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        lea_coulson_like_pmf(1.3, 1.0, 200), lea_coulson_pmf(1.3, 200), atol=1e-15
+    )
     p = lea_coulson_like_pmf(1.0, 0.5, 4000)
     assert p[0] == pytest.approx(no_resistant_at_detection(1.0, 0.5), rel=1e-12)
     assert 1.0 - p.sum() == pytest.approx(1.0 / (0.5 * 4000), rel=0.05)
@@ -60,8 +62,17 @@ def test_lea_coulson_pure_birth(planted, record):
     pmf = _mixture(lambda mi: lea_coulson_pmf(mi, SIZE), m)
     statistic, df, p = chi2_pmf(patients.resistant_cells_at_start.to_numpy(), pmf, edges)
     power = chi2_power(pmf, _mixture(lambda mi: lea_coulson_pmf(1.05 * mi, SIZE), m), n, edges)
-    check({"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power,
-           "mean_m": m.mean()}, planted, record)
+    check(
+        {
+            "stat": f"chi2={statistic:.1f} df={df}",
+            "n": n,
+            "p": p,
+            "power": power,
+            "mean_m": m.mean(),
+        },
+        planted,
+        record,
+    )
 
 
 @pytest.mark.verify
@@ -79,8 +90,17 @@ def test_luria_delbruck_with_death(planted, record):
     statistic, df, p = chi2_pmf(patients.resistant_cells_at_start.to_numpy(), pmf, edges)
     alt = _mixture(lambda mi: lea_coulson_like_pmf(1.05 * mi, s, SIZE), m)
     power = chi2_power(pmf, alt, n, edges)
-    check({"stat": f"chi2={statistic:.1f} df={df}", "n": n, "p": p, "power": power,
-           "mean_m": m.mean()}, planted, record)
+    check(
+        {
+            "stat": f"chi2={statistic:.1f} df={df}",
+            "n": n,
+            "p": p,
+            "power": power,
+            "mean_m": m.mean(),
+        },
+        planted,
+        record,
+    )
 
 
 @pytest.mark.parametrize("planted", CASES, ids=CASE_IDS)
@@ -91,13 +111,25 @@ def test_no_resistant_cell_with_death(planted, record):
     b, d, u, n, size = 0.5, 0.25, 1.2e-4, 30000, 1e4
     tumor = {"birth_rate": b, "death_rate": d, "detection_cells": size, "lethal_cells": 1e12}
     marker = [{"name": "marker", "mutation_rate": u, "resists": {}}]
-    patients = simulate(scenario(tumor, mechanism=marker), n, seed=33,
-                        planted=planted and ("mutation_rate", planted)).patients
+    patients = simulate(
+        scenario(tumor, mechanism=marker),
+        n,
+        seed=33,
+        planted=planted and ("mutation_rate", planted),
+    ).patients
     s = 1.0 - d / b
     m = patients.cells_at_start.to_numpy() * u
     p0 = float(np.mean([no_resistant_at_detection(mi, s) for mi in m]))
     p1 = float(np.mean([no_resistant_at_detection(1.05 * mi, s) for mi in m]))
     none = int((patients.resistant_cells_at_start == 0).sum())
     p = binomial_p(none, n, p0)
-    check({"stat": f"binomial {none}/{n} vs {p0:.4f}", "n": n, "p": p,
-           "power": binomial_power(p0, p1, n)}, planted, record)
+    check(
+        {
+            "stat": f"binomial {none}/{n} vs {p0:.4f}",
+            "n": n,
+            "p": p,
+            "power": binomial_power(p0, p1, n),
+        },
+        planted,
+        record,
+    )

@@ -19,11 +19,20 @@ def test_de_novo_escape(planted, record):
     1e6 cells). Two-sided exact binomial, ALPHA = 1e-3, n = 25000; power against u x 1.05
     (P = 0.207) = 0.9996."""
     b, d, effect, n0, u, cost, n = 0.5, 0.25, 0.5, 10_000, 2e-4, 0.2, 25000
-    tumor = {"birth_rate": b, "death_rate": d, "start": "cells", "detection_cells": n0,
-             "lethal_cells": 1e6, "clone": [{"cells": n0}]}
-    sc = scenario(tumor, mechanism=[{"name": "r", "mutation_rate": u, "resists": {"A": 1.0},
-                                     "fitness_cost": cost}],
-                  drug=[{"name": "A", "max_effect": effect}], line=[{"drugs": ["A"]}])
+    tumor = {
+        "birth_rate": b,
+        "death_rate": d,
+        "start": "cells",
+        "detection_cells": n0,
+        "lethal_cells": 1e6,
+        "clone": [{"cells": n0}],
+    }
+    sc = scenario(
+        tumor,
+        mechanism=[{"name": "r", "mutation_rate": u, "resists": {"A": 1.0}, "fitness_cost": cost}],
+        drug=[{"name": "A", "max_effect": effect}],
+        line=[{"drugs": ["A"]}],
+    )
     patients = simulate(sc, n, seed=51, planted=planted and ("mutation_rate", planted)).patients
     assert not (~patients.cured & ~patients.lethal).any()
     b_r = b * (1 - cost)
@@ -32,8 +41,16 @@ def test_de_novo_escape(planted, record):
     p1 = no_escape(n0, u * 1.05, b, d + effect, s_r)
     cured = int(patients.cured.sum())
     p = binomial_p(cured, n, p0)
-    check({"stat": f"binomial {cured}/{n} vs {p0:.4f}", "n": n, "p": p,
-           "power": binomial_power(p0, p1, n)}, planted, record)
+    check(
+        {
+            "stat": f"binomial {cured}/{n} vs {p0:.4f}",
+            "n": n,
+            "p": p,
+            "power": binomial_power(p0, p1, n),
+        },
+        planted,
+        record,
+    )
 
 
 def _w_test(w: np.ndarray, atom: float, cdf) -> tuple[float, float, float]:
@@ -54,12 +71,21 @@ def test_preexisting_resistant_growth(planted, record):
     n = 2000; power against death rate x 1.05 (Monte Carlo from the theoretical law of the
     perturbed process, 200 replicates) = 1.00. Fast subset."""
     b, d, effect, r0, t, n = 0.5, 0.25, 1.0, 4, 40.0, 2000
-    tumor = {"birth_rate": b, "death_rate": d, "start": "cells", "detection_cells": 1000 + r0,
-             "lethal_cells": 1e12,
-             "clone": [{"cells": 1000}, {"cells": r0, "mechanisms": ["r"]}]}
-    sc = scenario(tumor, horizon_days=t,
-                  mechanism=[{"name": "r", "mutation_rate": 0.0, "resists": {"A": 1.0}}],
-                  drug=[{"name": "A", "max_effect": effect}], line=[{"drugs": ["A"]}])
+    tumor = {
+        "birth_rate": b,
+        "death_rate": d,
+        "start": "cells",
+        "detection_cells": 1000 + r0,
+        "lethal_cells": 1e12,
+        "clone": [{"cells": 1000}, {"cells": r0, "mechanisms": ["r"]}],
+    }
+    sc = scenario(
+        tumor,
+        horizon_days=t,
+        mechanism=[{"name": "r", "mutation_rate": 0.0, "resists": {"A": 1.0}}],
+        drug=[{"name": "A", "max_effect": effect}],
+        line=[{"drugs": ["A"]}],
+    )
     patients = simulate(sc, n, seed=52, planted=planted and ("death_rate", planted)).patients
     lam = b - d
     w = patients.cells_at_end.to_numpy() * math.exp(-lam * t)
@@ -72,5 +98,15 @@ def test_preexisting_resistant_growth(planted, record):
 
     power = empirical_power(alternative, 200, seed=53)
     assert _w_test(w_sample(np.random.default_rng(54), b, d, r0, n), atom, cdf)[2] >= ALPHA
-    check({"stat": "binomial P(W=0) + KS", "n": n, "p_atom": p_atom, "p_ks": p_ks, "p": p,
-           "power": power}, planted, record)
+    check(
+        {
+            "stat": "binomial P(W=0) + KS",
+            "n": n,
+            "p_atom": p_atom,
+            "p_ks": p_ks,
+            "p": p,
+            "power": power,
+        },
+        planted,
+        record,
+    )

@@ -19,14 +19,29 @@ def test_extinction_by_t_under_therapy(planted, engine, record):
     P(cured by t) = alpha(t)^20 = 0.660; two-sided exact binomial test, ALPHA = 1e-3,
     n = 10000; power against birth rate x 1.05 (P = 0.615) > 0.9999."""
     b, d, effect, n0, t, n = 0.3, 0.1, 0.4, 20, 15.0, 10000
-    tumor = {"birth_rate": b, "death_rate": d, "start": "cells", "detection_cells": n0,
-             "lethal_cells": 1e12, "clone": [{"cells": n0}]}
-    sc = scenario(tumor, horizon_days=t, drug=[{"name": "A", "max_effect": effect}],
-                  line=[{"drugs": ["A"]}])
+    tumor = {
+        "birth_rate": b,
+        "death_rate": d,
+        "start": "cells",
+        "detection_cells": n0,
+        "lethal_cells": 1e12,
+        "clone": [{"cells": n0}],
+    }
+    sc = scenario(
+        tumor, horizon_days=t, drug=[{"name": "A", "max_effect": effect}], line=[{"drugs": ["A"]}]
+    )
     sim = simulate(sc, n, seed=21, planted=planted and ("birth_rate", planted), engine=engine)
     p0 = kendall_alpha_beta(b, d + effect, t)[0] ** n0
     p1 = kendall_alpha_beta(b * 1.05, d + effect, t)[0] ** n0
     cured = int(sim.patients.cured.sum())
     p = binomial_p(cured, n, p0)
-    check({"stat": f"binomial {cured}/{n} vs {p0:.4f}", "n": n, "p": p,
-           "power": binomial_power(p0, p1, n)}, planted, record)
+    check(
+        {
+            "stat": f"binomial {cured}/{n} vs {p0:.4f}",
+            "n": n,
+            "p": p,
+            "power": binomial_power(p0, p1, n),
+        },
+        planted,
+        record,
+    )

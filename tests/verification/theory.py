@@ -123,8 +123,9 @@ def w_sample(rng: np.random.Generator, b: float, d: float, r0: int, n: int) -> n
     return out
 
 
-def two_step_escape(m_total: float, u1: float, u2: float, b: float, d: float,
-                    b_treated: float, d_treated: float) -> float:
+def two_step_escape(
+    m_total: float, u1: float, u2: float, b: float, d: float, b_treated: float, d_treated: float
+) -> float:
     """Rough expected number of surviving doubly resistant lineages made in two steps (1 then
     2, or 2 then 1) from single mutants that exist at detection (a first-order estimate used
     only to show that the "p2_up" term is negligible; theory.md leaves it to the paper):
