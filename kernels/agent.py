@@ -109,6 +109,7 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
     """
     label_at = model.barcode_cells
     labelled = label_at <= 0.0 or barcodes.shape[0] == 0
+    events = 0  # counted locally, stored once: a store per event costs measurably
     while True:
         used = meta[USED]
         total = starts[used]
@@ -116,15 +117,19 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
             label_cells(meta, barcodes, starts)
             labelled = True
         if total == 0:
-            return t, EXTINCT
+            reason = EXTINCT
+            break
         if total >= threshold:
-            return t, REACHED_THRESHOLD
+            reason = REACHED_THRESHOLD
+            break
         if t >= t_stop:
-            return t_stop, REACHED_STOP
+            t, reason = t_stop, REACHED_STOP
+            break
         t, chosen, death = next_event(state, ints, reals, used, t, t_stop)
         if chosen < 0:
-            return t_stop, REACHED_STOP
-        meta[EVENTS] += 1
+            t, reason = t_stop, REACHED_STOP
+            break
+        events += 1
         n = ints[chosen, CELLS]
         i = starts[chosen] + min(np.int64(uniform(state) * n), n - 1)
         if death:
@@ -140,3 +145,5 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
         if meta[USED] > used:
             starts[meta[USED]] = starts[used]
         _add_cell(ints, meta, barcodes, starts, s, barcode)
+    meta[EVENTS] += events
+    return t, reason
