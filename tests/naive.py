@@ -20,6 +20,11 @@ from scipy import stats
 _MASK64 = (1 << 64) - 1
 
 
+def seeded(seed: int) -> np.ndarray:
+    """A generator state (uint64[4]) for the kernels, derived from a test's seed."""
+    return np.random.SeedSequence(seed).generate_state(4, np.uint64)
+
+
 def _rotl(x: int, k: int) -> int:
     return ((x << k) | (x >> (64 - k))) & _MASK64
 

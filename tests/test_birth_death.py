@@ -27,16 +27,13 @@ from tests.naive import (
     log_mean_reference,
     mean_variance_z,
     mutation_time_cdf,
+    seeded,
     standardized,
 )
 
 FAMILY_ALPHA = 1e-3
 N = 200_000
 N_HUGE = 50_000
-
-
-def seeded(seed: int) -> np.ndarray:
-    return np.random.SeedSequence(seed).generate_state(4, np.uint64)
 
 
 @numba.njit

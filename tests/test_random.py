@@ -26,6 +26,7 @@ from tests.naive import (
     chi_square_pvalue,
     chi_square_scipy,
     mean_variance_z,
+    seeded,
     standardized,
     xoshiro_next,
 )
@@ -33,10 +34,6 @@ from tests.naive import (
 FAMILY_ALPHA = 1e-3
 N = 200_000
 N_HUGE = 50_000
-
-
-def seeded(seed: int) -> np.ndarray:
-    return np.random.SeedSequence(seed).generate_state(4, np.uint64)
 
 
 def z_critical(cases: int) -> float:
