@@ -16,7 +16,7 @@ from sim.engine import ENGINES
 from sim.results import TABLES, Tables, tables_from_chunk
 from sim.scenario import Scenario, parse_scenario
 
-from .stats import ALPHA, MIN_POWER
+from .stats import ALPHA, MIN_POWER, binomial_p, binomial_power
 
 #: Relative size of the planted rate error.
 PLANTED = 0.05
@@ -110,3 +110,20 @@ def check(result: dict[str, Any], planted: float | None, record) -> None:
         assert result["p"] >= ALPHA, f"true model rejected: {result}"
     else:
         assert result["p"] < ALPHA, f"planted {planted:.0%} error not detected: {result}"
+
+
+def check_binomial(
+    successes: int, n: int, p0: float, p1: float, planted: float | None, record, note: str = ""
+) -> None:
+    """Exact binomial test of ``successes`` in ``n`` against the theory's ``p0``, with its
+    power against ``p1`` (the probability under the planted error), through ``check``."""
+    check(
+        {
+            "stat": f"binomial {successes}/{n} vs {p0:.4f}{note}",
+            "n": n,
+            "p": binomial_p(successes, n, p0),
+            "power": binomial_power(p0, p1, n),
+        },
+        planted,
+        record,
+    )

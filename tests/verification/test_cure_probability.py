@@ -13,8 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from .harness import CASE_IDS, CASES, check, scenario, simulate
-from .stats import binomial_p, binomial_power
+from .harness import CASE_IDS, CASES, check_binomial, scenario, simulate
 from .theory import cure_one_step, p2_down, two_step_escape
 
 B, D, EFFECT = 0.5, 0.25, 0.5
@@ -43,18 +42,7 @@ def test_cure_one_drug(planted, record):
     patients = simulate(sc, n, seed=41, planted=planted and ("mutation_rate", planted)).patients
     assert not (~patients.cured & ~patients.lethal).any()
     p0, p1 = _expected(patients, u), _expected(patients, u, 1.05)
-    cured = int(patients.cured.sum())
-    p = binomial_p(cured, n, p0)
-    check(
-        {
-            "stat": f"binomial {cured}/{n} vs {p0:.4f}",
-            "n": n,
-            "p": p,
-            "power": binomial_power(p0, p1, n),
-        },
-        planted,
-        record,
-    )
+    check_binomial(int(patients.cured.sum()), n, p0, p1, planted, record)
 
 
 @pytest.mark.verify
@@ -88,14 +76,4 @@ def test_cure_two_drugs(planted, record):
     p2 = math.exp(-escape) * down
     p0, p1 = _expected(patients, u12) * p2, _expected(patients, u12, 1.05) * p2
     cured = int(patients.cured.sum())
-    p = binomial_p(cured, n, p0)
-    check(
-        {
-            "stat": f"binomial {cured}/{n} vs {p0:.4f} (p2 {p2:.5f})",
-            "n": n,
-            "p": p,
-            "power": binomial_power(p0, p1, n),
-        },
-        planted,
-        record,
-    )
+    check_binomial(cured, n, p0, p1, planted, record, note=f" (p2 {p2:.5f})")

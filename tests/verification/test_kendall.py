@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from .harness import CASE_IDS, CASES, check, engine_params, scenario, simulate
+from .harness import CASE_IDS, CASES, check, check_binomial, engine_params, scenario, simulate
 from .stats import (
     ALPHA,
-    binomial_p,
-    binomial_power,
     bonferroni_rejects,
     chi2_pmf,
     chi2_power,
@@ -188,13 +186,8 @@ def test_eventual_extinction(planted, engine, record):
     p0 = eventual_extinction(b, d, n0)
     cured = int(sim.patients.cured.sum())
     assert not (~sim.patients.cured & ~sim.patients.lethal).any()  # every patient resolved
-    p = binomial_p(cured, n, p0)
-    power = binomial_power(p0, eventual_extinction(b * 1.05, d, n0), n)
-    check(
-        {"stat": f"binomial {cured}/{n} vs {p0:.4f}", "n": n, "p": p, "power": power},
-        planted,
-        record,
-    )
+    p1 = eventual_extinction(b * 1.05, d, n0)
+    check_binomial(cured, n, p0, p1, planted, record)
 
 
 @pytest.mark.verify

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from .harness import CASE_IDS, CASES, check, scenario, simulate
-from .stats import ALPHA, binomial_p, binomial_power, empirical_power, ks_p
+from .harness import CASE_IDS, CASES, check, check_binomial, scenario, simulate
+from .stats import ALPHA, binomial_p, empirical_power, ks_p
 from .theory import no_escape, w_law, w_sample
 
 
@@ -39,18 +39,7 @@ def test_de_novo_escape(planted, record):
     s_r = 1 - d / b_r
     p0 = no_escape(n0, u, b, d + effect, s_r)
     p1 = no_escape(n0, u * 1.05, b, d + effect, s_r)
-    cured = int(patients.cured.sum())
-    p = binomial_p(cured, n, p0)
-    check(
-        {
-            "stat": f"binomial {cured}/{n} vs {p0:.4f}",
-            "n": n,
-            "p": p,
-            "power": binomial_power(p0, p1, n),
-        },
-        planted,
-        record,
-    )
+    check_binomial(int(patients.cured.sum()), n, p0, p1, planted, record)
 
 
 def _w_test(w: np.ndarray, atom: float, cdf) -> tuple[float, float, float]:

@@ -6,8 +6,7 @@ be rejected.
 
 import pytest
 
-from .harness import CASE_IDS, CASES, check, engine_params, scenario, simulate
-from .stats import binomial_p, binomial_power
+from .harness import CASE_IDS, CASES, check_binomial, engine_params, scenario, simulate
 from .theory import kendall_alpha_beta
 
 
@@ -33,15 +32,4 @@ def test_extinction_by_t_under_therapy(planted, engine, record):
     sim = simulate(sc, n, seed=21, planted=planted and ("birth_rate", planted), engine=engine)
     p0 = kendall_alpha_beta(b, d + effect, t)[0] ** n0
     p1 = kendall_alpha_beta(b * 1.05, d + effect, t)[0] ** n0
-    cured = int(sim.patients.cured.sum())
-    p = binomial_p(cured, n, p0)
-    check(
-        {
-            "stat": f"binomial {cured}/{n} vs {p0:.4f}",
-            "n": n,
-            "p": p,
-            "power": binomial_power(p0, p1, n),
-        },
-        planted,
-        record,
-    )
+    check_binomial(int(sim.patients.cured.sum()), n, p0, p1, planted, record)
