@@ -1,9 +1,23 @@
 """Key numbers of a batch: cure, time to refractory disease, what drove progression."""
 
 import numpy as np
+import pandas as pd
 
 from analysis.results import Results
 from analysis.survival import kaplan_meier, refractory_endpoint
+
+
+def driver_labels(progressed: pd.DataFrame) -> pd.Series:
+    """What drove each progression in words: its mechanisms ("(sensitive)" for none), with
+    "persister" or "in sanctuary" added when the driving cells were in that state."""
+    label = progressed["driver_mechanisms"].replace("", "(sensitive)")
+    for column, state, words in (
+        ("driver_phenotype", "persister", " persister"),
+        ("driver_site", "sanctuary", " in sanctuary"),
+    ):
+        if column in progressed:
+            label = label.where(progressed[column] != state, label + words)
+    return label
 
 
 def summarize(results: Results) -> dict:
@@ -15,7 +29,7 @@ def summarize(results: Results) -> dict:
     per_line = []
     for line, group in lines.groupby("line", sort=True):
         progressed = group[group["progressed"]]
-        drivers = progressed["driver_mechanisms"].replace("", "(sensitive)").value_counts()
+        drivers = driver_labels(progressed).value_counts()
         per_line.append(
             {
                 "line": int(line),

@@ -14,14 +14,17 @@ from numba import njit
 
 from kernels.clones import (
     CELLS,
+    DIES,
+    DIVIDES,
     EVENTS,
     GENOTYPE,
     OVERFLOW,
     USED,
     daughter_slot,
+    moved_slot,
     next_event,
 )
-from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD
+from kernels.model import EXTINCT, MECHANISMS, REACHED_STOP, REACHED_THRESHOLD
 from kernels.random import uniform
 
 
@@ -52,11 +55,12 @@ def label_cells(meta, barcodes, starts):
 def snapshot_lineages(ints, meta, barcodes, starts, moment, cells, resistant, mechanisms):
     """Per barcode at an output moment: its cells, those carrying any mechanism, and the
     union (bitwise or) of its cells' mechanisms. ``cells``, ``resistant``, ``mechanisms``
-    are (moments, barcodes), zero-filled by the caller; unlabelled cells are not counted."""
+    are (moments, barcodes), zero-filled by the caller; unlabelled cells are not counted.
+    Site and phenotype are states, not mechanisms: a persister is not a resistant cell."""
     if barcodes.shape[0] == 0:
         return
     for c in range(meta[USED]):
-        genotype = ints[c, GENOTYPE]
+        genotype = ints[c, GENOTYPE] & MECHANISMS
         for i in range(starts[c], starts[c + 1]):
             b = barcodes[i]
             if b < 0 or b >= cells.shape[1]:
@@ -103,7 +107,8 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
 
     Gillespie's direct method with the rates of ``line`` held constant: the clone of the next
     event by its total rate, then a uniformly random cell of it. A division may give a mutant
-    daughter (new slot, same barcode). Labels every cell when the total first reaches
+    daughter (new slot, same barcode); a migrating or switching cell moves to the slot of its
+    new state with its barcode. Labels every cell when the total first reaches
     ``model.barcode_cells`` (> 0). Stops on the very event that reaches the threshold.
     Returns (time, reason) like kernels.compartment.advance.
     """
@@ -125,15 +130,25 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
         if t >= t_stop:
             t, reason = t_stop, REACHED_STOP
             break
-        t, chosen, death = next_event(state, ints, reals, used, t, t_stop)
+        t, chosen, kind = next_event(state, ints, reals, used, t, t_stop)
         if chosen < 0:
             t, reason = t_stop, REACHED_STOP
             break
         events += 1
         n = ints[chosen, CELLS]
         i = starts[chosen] + min(np.int64(uniform(state) * n), n - 1)
-        if death:
+        if kind == DIES:
             _remove_cell(ints, meta, barcodes, starts, chosen, i)
+            continue
+        if kind != DIVIDES:
+            s = moved_slot(model, ints, reals, meta, line, chosen, kind, t)
+            if s < 0:
+                continue
+            if meta[USED] > used:
+                starts[meta[USED]] = starts[used]
+            barcode = barcodes[i]
+            _remove_cell(ints, meta, barcodes, starts, chosen, i)
+            _add_cell(ints, meta, barcodes, starts, s, barcode)
             continue
         if total == barcodes.shape[0]:
             meta[OVERFLOW] = 1

@@ -1,25 +1,46 @@
 """A patient's clone table and the exact event-by-event (Gillespie) simulation on it.
 
-Clones are kept by genotype (a bitmask of mechanisms). Small tumours advance one event at a
-time here; larger ones by the compartment engine's exact transitions.
+Clones are kept by genotype (a bitmask of mechanisms, with the site and phenotype bits of
+kernels.model). Small tumours advance one event at a time here; larger ones by the
+compartment engine's exact transitions.
 """
 
 import numpy as np
 from numba import njit
 
-from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD, exposed_rates
+from kernels.model import (
+    EXTINCT,
+    PERSISTER,
+    REACHED_STOP,
+    REACHED_THRESHOLD,
+    SANCTUARY,
+    exposed_rates,
+    switch_rates,
+)
 from kernels.random import exponential, uniform
 
 # The clone table is three plain arrays (a tuple of arrays costs reference counting at every
 # call that numba does not inline): ``ints`` (C, 3) genotype, cells and the parent genotype
-# that first gave rise to it (-1: an initial clone); ``reals`` (C, 4) first-seen day, birth,
-# death and mutation probability under the current line; ``meta`` counters. Pending mutant
-# groups inside a step: ``stack_ints`` (S, 3) genotype, cells and parent genotype,
+# that first gave rise to it (-1: an initial clone); ``reals`` (C, REAL_COLUMNS) first-seen
+# day, then per cell under the current exposure: birth and death rates, mutation probability
+# per division, migration and phenotype-switching rates, and the sum of the four rates;
+# ``meta`` counters. Pending groups of new cells inside a step: ``stack_ints`` (S, 4)
+# genotype, cells, parent genotype and whether they arrived by a move (migration or switch),
 # ``stack_start`` (S,) their offset inside the step.
-GENOTYPE, CELLS, PARENT = 0, 1, 2
-FIRST_SEEN, BIRTH, DEATH, MUTATION = 0, 1, 2, 3
+GENOTYPE, CELLS, PARENT, MOVED = 0, 1, 2, 3
+FIRST_SEEN, BIRTH, DEATH, MUTATION, MIGRATE, SWITCH, RATE = 0, 1, 2, 3, 4, 5, 6
+REAL_COLUMNS = 7
 USED, OVERFLOW, CLONE_STEPS, EVENTS, STACK_TOP = 0, 1, 2, 3, 4
 META_SIZE = 5
+# What a cell does at an event.
+DIVIDES, DIES, MIGRATES, SWITCHES = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def new_table(slots):
+    """An empty clone table of ``slots`` slots: (ints, reals, meta) as laid out above."""
+    ints = np.zeros((slots, 3), np.int64)
+    return ints, np.zeros((slots, REAL_COLUMNS), np.float64), np.zeros(META_SIZE, np.int64)
 
 
 @njit(cache=True)
@@ -39,9 +60,13 @@ def find_slot(ints, reals, meta, genotype, now):
 def set_rates(model, ints, reals, c, exposure):
     """Rates of slot c under ``exposure`` (see kernels.model.PatientModel)."""
     b, d, u = exposed_rates(model, ints[c, GENOTYPE], exposure)
+    m, s = switch_rates(model, ints[c, GENOTYPE], exposure)
     reals[c, BIRTH] = b
     reals[c, DEATH] = d
     reals[c, MUTATION] = u
+    reals[c, MIGRATE] = m
+    reals[c, SWITCH] = s
+    reals[c, RATE] = b + d + m + s
 
 
 @njit(cache=True)
@@ -89,29 +114,36 @@ def gained_mechanism(mutation_rate, genotype, u):
 
 @njit(cache=True, inline="always")
 def next_event(state, ints, reals, used, t, t_stop):
-    """Gillespie's direct method: the time of the next event, its clone, whether it is a death.
+    """Gillespie's direct method: the time of the next event, its clone, and what its cell does
+    (DIVIDES, DIES, MIGRATES or SWITCHES).
 
-    Returns (t_stop, -1, False) when no event happens before ``t_stop``. Shared by the
+    Returns (t_stop, -1, DIVIDES) when no event happens before ``t_stop``. Shared by the
     clone-table simulation below and the agent engine (Gillespie 1977, J. Phys. Chem. 81:2340).
     """
     rate = 0.0
     for c in range(used):
-        rate += (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+        rate += reals[c, RATE] * ints[c, CELLS]
     if rate <= 0.0:
-        return t_stop, -1, False
+        return t_stop, -1, DIVIDES
     t_next = t + exponential(state) / rate
     if t_next >= t_stop:
-        return t_stop, -1, False
+        return t_stop, -1, DIVIDES
     target = uniform(state) * rate
     chosen = -1
     for c in range(used):
-        weight = (reals[c, BIRTH] + reals[c, DEATH]) * ints[c, CELLS]
+        weight = reals[c, RATE] * ints[c, CELLS]
         if weight > 0.0:
             chosen = c
             if target < weight:
                 break
             target -= weight
-    return t_next, chosen, target < reals[chosen, DEATH] * ints[chosen, CELLS]
+    n = ints[chosen, CELLS]
+    for kind, column in ((DIES, DEATH), (MIGRATES, MIGRATE), (SWITCHES, SWITCH)):
+        weight = reals[chosen, column] * n
+        if target < weight:
+            return t_next, chosen, kind
+        target -= weight
+    return t_next, chosen, DIVIDES
 
 
 @njit(cache=True, inline="always")
@@ -124,6 +156,15 @@ def daughter_slot(state, model, ints, reals, meta, exposure, parent, t):
     genotype = ints[parent, GENOTYPE]
     child = genotype | (np.int64(1) << gained_mechanism(model.mutation_rate, genotype, u))
     return clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
+
+
+@njit(cache=True, inline="always")
+def moved_slot(model, ints, reals, meta, exposure, source, kind, t):
+    """Slot that receives a cell of slot ``source`` that migrates to the other site or
+    switches phenotype (``kind``); -1 if the table is full."""
+    genotype = ints[source, GENOTYPE]
+    target = genotype ^ (SANCTUARY if kind == MIGRATES else PERSISTER)
+    return clone_slot(model, ints, reals, meta, target, genotype, exposure, t)
 
 
 @njit(cache=True)
@@ -142,13 +183,19 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             return t, REACHED_THRESHOLD
         if total >= exact_below:
             return t, REACHED_STOP
-        t, chosen, death = next_event(state, ints, reals, meta[USED], t, t_stop)
+        t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop)
         if chosen < 0:
             return t_stop, REACHED_STOP
         meta[EVENTS] += 1
-        if death:
+        if kind == DIES:
             ints[chosen, CELLS] -= 1
             total -= 1
+            continue
+        if kind != DIVIDES:
+            s = moved_slot(model, ints, reals, meta, exposure, chosen, kind, t)
+            if s >= 0:
+                ints[chosen, CELLS] -= 1
+                ints[s, CELLS] += 1
             continue
         s = daughter_slot(state, model, ints, reals, meta, exposure, chosen, t)
         if s < 0:

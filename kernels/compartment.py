@@ -3,7 +3,11 @@
 Each clone's count after a step is drawn from the exact linear birth-death law (binomial
 survivors, negative-binomial growth), so a clone of 1e11 cells costs the same as one of 10.
 New mutants are placed inside the step in proportion to the parent's size and grown exactly
-to its end. Below ``exact_below`` cells the tumour advances event by event (kernels.clones).
+to its end; so are cells that migrate between sites or switch phenotype, which leave their
+clone as if they died and found (or join) the clone of their new state. A moved group does not
+move again within the step, so steps are kept short enough that a cell moves with probability
+at most ``max_switch_step`` per step (the error is second order in that probability). Below
+``exact_below`` cells the tumour advances event by event (kernels.clones).
 """
 
 import math
@@ -18,10 +22,13 @@ from kernels.clones import (
     CLONE_STEPS,
     DEATH,
     GENOTYPE,
+    MIGRATE,
+    MOVED,
     MUTATION,
     OVERFLOW,
     PARENT,
     STACK_TOP,
+    SWITCH,
     USED,
     clone_slot,
     find_slot,
@@ -29,7 +36,7 @@ from kernels.clones import (
     ssa_advance,
     total_cells,
 )
-from kernels.model import EXTINCT, REACHED_STOP, REACHED_THRESHOLD
+from kernels.model import EXTINCT, PERSISTER, REACHED_STOP, REACHED_THRESHOLD, SANCTUARY
 from kernels.random import binomial, poisson
 
 #: Room for pending mutant groups inside one step.
@@ -37,8 +44,14 @@ STACK_SIZE = 4096
 
 
 @njit(cache=True)
-def _push(stack_ints, stack_start, meta, genotype, parent, start, cells):
-    """Queue a group of ``cells`` new mutants of ``genotype`` arising at ``start`` in the step."""
+def new_stack(size):
+    """Room for ``size`` pending groups of new cells: (stack_ints, stack_start)."""
+    return np.zeros((size, 4), np.int64), np.zeros(size, np.float64)
+
+
+@njit(cache=True)
+def _push(stack_ints, stack_start, meta, genotype, parent, moved, start, cells):
+    """Queue a group of ``cells`` new cells of ``genotype`` arising at ``start`` in the step."""
     top = meta[STACK_TOP]
     if top == stack_ints.shape[0]:
         meta[OVERFLOW] = 1
@@ -46,6 +59,7 @@ def _push(stack_ints, stack_start, meta, genotype, parent, start, cells):
     stack_ints[top, GENOTYPE] = genotype
     stack_ints[top, CELLS] = cells
     stack_ints[top, PARENT] = parent
+    stack_ints[top, MOVED] = moved
     stack_start[top] = start
     meta[STACK_TOP] = top + 1
 
@@ -61,66 +75,111 @@ def bin_time(span, net_rate, j, bins):
 
 
 @njit(cache=True)
-def _push_mutants(
+def _push_arrivals(
+    state, bins, stack_ints, stack_start, meta, child, parent, moved, count, net_rate, offset, span
+):
+    """Queue ``count`` new cells of ``child`` arising over [offset, offset + span) at times of
+    density proportional to the parent lineage's size (e^(net_rate s)). More than ``bins``
+    are grouped into that many equal-probability arrival-time bins (multinomial counts), so a
+    step costs O(bins) however many cells a huge clone gives off."""
+    if count <= bins:
+        for _ in range(count):
+            start = offset + mutation_time(state, span, net_rate)
+            _push(stack_ints, stack_start, meta, child, parent, moved, start, 1)
+        return
+    remaining = count
+    for j in range(bins):
+        group = remaining if j == bins - 1 else binomial(state, remaining, 1.0 / (bins - j))
+        remaining -= group
+        if group > 0:
+            start = offset + bin_time(span, net_rate, j, bins)
+            _push(stack_ints, stack_start, meta, child, parent, moved, start, group)
+
+
+@njit(cache=True)
+def _push_offspring(
     state,
     mutation_rate,
     bins,
     stack_ints,
     stack_start,
     meta,
+    reals,
+    c,
     genotype,
-    divisions,
+    moved,
+    exposure_days,
     net_rate,
     offset,
     span,
 ):
-    """Draw a lineage's mutants over [offset, offset + span) and queue them.
+    """Draw what a lineage gives off over [offset, offset + span) and queue it.
 
-    ``divisions`` is the expected number of divisions of the lineage over the interval; each
-    mechanism it lacks arises Poisson(u x divisions) times, at times with density
-    proportional to the lineage's size (e^(net_rate s)). More than ``bins`` mutants of one
-    kind are grouped into that many equal-probability arrival-time bins (multinomial counts),
-    so a step costs O(bins) however many mutants a huge clone makes.
+    ``exposure_days`` is the integral of the lineage's size over the interval (cell-days).
+    Each mechanism it lacks arises Poisson(b u_i x cell-days) times in mutant daughters; unless
+    the lineage itself arrived by a move in this step, Poisson(rate x cell-days) cells migrate
+    and switch. The lineage's rates are those of clone slot c.
     """
+    divisions = reals[c, BIRTH] * exposure_days
     for i in range(mutation_rate.shape[0]):
         if (genotype >> i) & 1 or mutation_rate[i] == 0.0:
             continue
         count = poisson(state, mutation_rate[i] * divisions)
         child = genotype | (np.int64(1) << i)
-        if count <= bins:
-            for _ in range(count):
-                start = offset + mutation_time(state, span, net_rate)
-                _push(stack_ints, stack_start, meta, child, genotype, start, 1)
-            continue
-        remaining = count
-        for j in range(bins):
-            group = remaining if j == bins - 1 else binomial(state, remaining, 1.0 / (bins - j))
-            remaining -= group
-            if group > 0:
-                start = offset + bin_time(span, net_rate, j, bins)
-                _push(stack_ints, stack_start, meta, child, genotype, start, group)
+        _push_arrivals(
+            state,
+            bins,
+            stack_ints,
+            stack_start,
+            meta,
+            child,
+            genotype,
+            moved,
+            count,
+            net_rate,
+            offset,
+            span,
+        )
+    if moved:
+        return
+    for column, bit in ((MIGRATE, SANCTUARY), (SWITCH, PERSISTER)):
+        if reals[c, column] > 0.0:
+            count = poisson(state, reals[c, column] * exposure_days)
+            _push_arrivals(
+                state,
+                bins,
+                stack_ints,
+                stack_start,
+                meta,
+                genotype ^ bit,
+                genotype,
+                1,
+                count,
+                net_rate,
+                offset,
+                span,
+            )
 
 
 @njit(cache=True)
 def _grow(state, reals, meta, c, cells, span):
     """Exact birth-death transition of ``cells`` cells of clone c over ``span``.
 
-    A division yields a mutant daughter with probability u: the lineage itself grows with
-    birth rate b (1 - u) and emits mutants at rate b u times its size. Returns the new
-    count, the expected divisions over the span, and the lineage's net growth rate.
+    A division yields a mutant daughter with probability u, and a cell leaves by migrating or
+    switching at their rates: the lineage itself grows with birth rate b (1 - u) and death
+    rate d + migration + switching. Returns the new count, the integral of the lineage's size
+    over the span (cell-days) and its net growth rate.
     """
-    b = reals[c, BIRTH]
-    d = reals[c, DEATH]
-    keep = b * (1.0 - reals[c, MUTATION])
-    end = transition(state, cells, keep, d, span)
+    keep = reals[c, BIRTH] * (1.0 - reals[c, MUTATION])
+    lose = reals[c, DEATH] + reals[c, MIGRATE] + reals[c, SWITCH]
+    end = transition(state, cells, keep, lose, span)
     meta[CLONE_STEPS] += 1
-    divisions = b * log_mean(float(cells), float(end)) * span
-    return end, divisions, keep - d
+    return end, log_mean(float(cells), float(end)) * span, keep - lose
 
 
 @njit(cache=True)
 def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, dt):
-    """Advance every clone by the exact transition over ``dt`` with mutants placed inside."""
+    """Advance every clone by the exact transition over ``dt`` with new cells placed inside."""
     mutation_rate = model.mutation_rate
     bins = model.mutant_bins
     meta[STACK_TOP] = 0
@@ -128,17 +187,20 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
         cells = ints[c, CELLS]
         if cells == 0:
             continue
-        end, divisions, net = _grow(state, reals, meta, c, cells, dt)
+        end, exposure_days, net = _grow(state, reals, meta, c, cells, dt)
         ints[c, CELLS] = end
-        _push_mutants(
+        _push_offspring(
             state,
             mutation_rate,
             bins,
             stack_ints,
             stack_start,
             meta,
+            reals,
+            c,
             ints[c, GENOTYPE],
-            divisions,
+            0,
+            exposure_days,
             net,
             0.0,
             dt,
@@ -155,17 +217,20 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
             if c < 0:
                 continue
         span = dt - start
-        end, divisions, net = _grow(state, reals, meta, c, stack_ints[top, CELLS], span)
+        end, exposure_days, net = _grow(state, reals, meta, c, stack_ints[top, CELLS], span)
         ints[c, CELLS] += end
-        _push_mutants(
+        _push_offspring(
             state,
             mutation_rate,
             bins,
             stack_ints,
             stack_start,
             meta,
+            reals,
+            c,
             genotype,
-            divisions,
+            stack_ints[top, MOVED],
+            exposure_days,
             net,
             start,
             span,
@@ -173,24 +238,30 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
 
 
 @njit(cache=True)
-def _step_length(ints, reals, meta, total, dt, max_log_growth, threshold, aim, max_total_change):
+def _step_length(model, ints, reals, meta, total, dt, threshold, aim):
     """Longest step allowed, up to ``dt``: growing clones grow by at most ``max_log_growth``
-    and shrinking ones by at most a factor e; the total changes by at most
-    ``max_total_change`` in log (inf: no limit); near the threshold, a step aimed at landing
-    just above it (at ``aim`` cells)."""
+    and shrinking ones by at most a factor e; a cell migrates or switches with probability at
+    most ``max_switch_step``; the total changes by at most ``max_total_change`` in log (inf:
+    no limit); near the threshold, a step aimed at landing just above it (at ``aim`` cells)."""
     growth = 0.0
     decline = 0.0
+    moves = 0.0
     net = _net_rate(ints, reals, meta, total)
     for c in range(meta[USED]):
         if ints[c, CELLS] == 0:
             continue
-        rate = reals[c, BIRTH] * (1.0 - reals[c, MUTATION]) - reals[c, DEATH]
+        move = reals[c, MIGRATE] + reals[c, SWITCH]
+        rate = reals[c, BIRTH] * (1.0 - reals[c, MUTATION]) - reals[c, DEATH] - move
         growth = max(growth, rate)
         decline = max(decline, -rate)
+        moves = max(moves, move)
     if growth > 0.0:
-        dt = min(dt, max_log_growth / growth)
+        dt = min(dt, model.max_log_growth / growth)
     if decline > 0.0:
         dt = min(dt, 1.0 / decline)
+    if moves > 0.0:
+        dt = min(dt, model.max_switch_step / moves)
+    max_total_change = model.max_total_change
     if net != 0.0 and max_total_change < np.inf:
         dt = min(dt, max_total_change / abs(net))
     if net > 0.0 and threshold < np.inf:
@@ -200,7 +271,8 @@ def _step_length(ints, reals, meta, total, dt, max_log_growth, threshold, aim, m
 
 @njit(cache=True)
 def _net_rate(ints, reals, meta, total):
-    """Relative growth rate of the whole tumour under the clones' current rates."""
+    """Relative growth rate of the whole tumour under the clones' current rates (moves
+    between states leave the total unchanged)."""
     net = 0.0
     for c in range(meta[USED]):
         cells = ints[c, CELLS]
@@ -246,17 +318,7 @@ def advance(
             if reason != REACHED_STOP:
                 return t, reason
             continue
-        dt = _step_length(
-            ints,
-            reals,
-            meta,
-            total,
-            t_stop - t,
-            model.max_log_growth,
-            threshold,
-            aim,
-            model.max_total_change,
-        )
+        dt = _step_length(model, ints, reals, meta, total, t_stop - t, threshold, aim)
         if competing:
             middle = total * math.exp(0.5 * dt * _net_rate(ints, reals, meta, total))
             compete(model, ints, reals, meta, exposure, middle)

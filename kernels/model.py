@@ -60,6 +60,13 @@ REACHED_STOP, REACHED_THRESHOLD, EXTINCT = 0, 1, 2
 # Which engine advances the tumour (PatientModel.engine).
 ENGINE_COMPARTMENT, ENGINE_AGENT = 0, 1
 
+# A clone's key is its genotype (bit i: mechanism i) with two state bits above the mechanisms:
+# the cells live in the sanctuary site, and they are in the drug-tolerant persister state.
+# Neither is heritable by mutation: cells move between states by migration and switching.
+SANCTUARY = np.int64(1) << 60
+PERSISTER = np.int64(1) << 61
+MECHANISMS = SANCTUARY - 1
+
 
 class PatientModel(NamedTuple):
     """Everything one patient's simulation reads, as arrays and scalars (built by sim.compile).
@@ -120,6 +127,19 @@ class PatientModel(NamedTuple):
     carrying_capacity: float  # inf: no competition
     max_total_change: float  # under competition: largest relative change of the total per step
     pk_step: float  # longest step while a dosed drug acts (inf: none is dosed)
+    # Sites and phenotypes (all zero without a [sanctuary] or [persister] table).
+    sanctuary_exposure: np.ndarray  # (nd,) factor on each drug's effect in the sanctuary
+    sanctuary_share: float  # initial clones' cells placed in the sanctuary (start = "cells")
+    sanctuary_visible: int  # 1: scans measure sanctuary cells too
+    migration_in: float  # per cell per day, primary site -> sanctuary
+    migration_out: float  # per cell per day, sanctuary -> primary site
+    switch_on: float  # per cell per day, cycling -> persister (off drug)
+    switch_off: float  # per cell per day, persister -> cycling
+    induction: float  # switch_on x (1 + induction x fraction of the strongest drug's max effect)
+    persister_birth: float  # factor on a persister's birth rate
+    persister_death: float  # factor on a persister's death rate
+    persister_protection: np.ndarray  # (nd,) fraction of each drug's effect persisters escape
+    max_switch_step: float  # compartment engine: largest switching probability per cell per step
 
 
 @njit(cache=True)
@@ -134,12 +154,19 @@ def exposed_rates(model, genotype, exposure):
     """Birth rate, death rate and total mutation probability of a genotype under ``exposure``.
 
     Mechanisms' fitness costs and resistances combine multiplicatively; drug effects add or,
-    for "max", the strongest acts; competition then scales the birth rate.
+    for "max", the strongest acts; competition then scales the birth rate. In the sanctuary each
+    drug's effect is scaled by its exposure factor; persisters divide and die at their own
+    factors of the rates and escape their protected fraction of each drug.
     """
     k = model.mutation_rate.shape[0]
     nd = model.drug_max_effect.shape[0]
     birth = model.birth_rate
     death = model.death_rate
+    persister = (genotype & PERSISTER) != 0
+    sheltered = (genotype & SANCTUARY) != 0
+    if persister:
+        birth *= model.persister_birth
+        death *= model.persister_death
     total_mutation = 0.0
     for i in range(k):
         if (genotype >> i) & 1:
@@ -158,6 +185,10 @@ def exposed_rates(model, genotype, exposure):
         for i in range(k):
             if (genotype >> i) & 1:
                 effect *= 1.0 - model.resistance[i, j]
+        if sheltered:
+            effect *= model.sanctuary_exposure[j]
+        if persister:
+            effect *= 1.0 - model.persister_protection[j]
         if take_max:
             if effect > best:
                 best = effect
@@ -174,3 +205,30 @@ def exposed_rates(model, genotype, exposure):
     birth = max(birth - lower_birth, 0.0) * exposure[nd + 1]
     death += add_death
     return birth, death, total_mutation
+
+
+@njit(cache=True)
+def switch_rates(model, genotype, exposure):
+    """Per-cell rates of leaving a clone's state without dividing: migration to the other site,
+    and switching phenotype (into the persister state faster under drug, by ``induction``)."""
+    migrate = model.migration_out if (genotype & SANCTUARY) != 0 else model.migration_in
+    if (genotype & PERSISTER) != 0:
+        return migrate, model.switch_off
+    if model.switch_on == 0.0:
+        return migrate, 0.0
+    return migrate, model.switch_on * (
+        1.0 + model.induction * drug_level(model, genotype, exposure)
+    )
+
+
+@njit(cache=True)
+def drug_level(model, genotype, exposure):
+    """Fraction of its maximal effect that the strongest drug reaches where the cells are."""
+    level = 0.0
+    for j in range(model.drug_max_effect.shape[0]):
+        if exposure[j] > 0.0:
+            reach = exposure[j] / model.drug_max_effect[j]
+            if (genotype & SANCTUARY) != 0:
+                reach *= model.sanctuary_exposure[j]
+            level = max(level, reach)
+    return level

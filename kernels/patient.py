@@ -16,15 +16,15 @@ from kernels.clones import (
     EVENTS,
     FIRST_SEEN,
     GENOTYPE,
-    META_SIZE,
     OVERFLOW,
     PARENT,
     USED,
     clone_slot,
+    new_table,
     set_rates,
     total_cells,
 )
-from kernels.compartment import STACK_SIZE, advance
+from kernels.compartment import STACK_SIZE, advance, new_stack
 from kernels.model import (
     END_COMPLETED,
     END_CURED,
@@ -44,6 +44,7 @@ from kernels.model import (
     L_PROGRESSED,
     L_RELAPSE,
     L_START_DAY,
+    MECHANISMS,
     P_CELLS_AT_END,
     P_CELLS_AT_START,
     P_CLONE_STEPS,
@@ -69,9 +70,11 @@ from kernels.model import (
     S_MEASURED,
     S_ON_DRUG,
     S_TRUE,
+    SANCTUARY,
     SCHEDULE_ADAPTIVE,
     SCHEDULE_INTERMITTENT,
 )
+from kernels.random import binomial
 from kernels.treatment import (
     dosed_drug_acting,
     fill_exposure,
@@ -126,6 +129,26 @@ def _trace(ints, meta, row, day, line, trace_day, trace_line, trace_cells):
     for c in range(meta[USED]):
         trace_cells[row, c] = ints[c, CELLS]
     return row + 1
+
+
+@njit(cache=True)
+def _seen_cells(model, ints, meta):
+    """Cells a scan sees: all of them, or those outside the sanctuary when scans miss it."""
+    seen = 0
+    for c in range(meta[USED]):
+        if model.sanctuary_visible == 1 or (ints[c, GENOTYPE] & SANCTUARY) == 0:
+            seen += ints[c, CELLS]
+    return seen
+
+
+@njit(cache=True)
+def _place_clone(state, model, ints, reals, meta, exposure, genotype, cells):
+    """Add an initial clone, its cells split between the sites by the sanctuary's share."""
+    sheltered = binomial(state, cells, model.sanctuary_share) if model.sanctuary_share > 0 else 0
+    for site, count in ((np.int64(0), cells - sheltered), (SANCTUARY, sheltered)):
+        if count > 0:
+            c = clone_slot(model, ints, reals, meta, genotype | site, np.int64(-1), exposure, 0.0)
+            ints[c, CELLS] += count
 
 
 @njit(cache=True)
@@ -204,11 +227,8 @@ def simulate_patient(
     progression then opens the next line. Rates are refilled whenever the exposure changes and
     held constant over steps while a dosed drug's concentration moves (kernels.treatment).
     """
-    ints = np.zeros((model.max_clones, 3), np.int64)
-    reals = np.zeros((model.max_clones, 4), np.float64)
-    meta = np.zeros(META_SIZE, np.int64)
-    stack_ints = np.zeros((STACK_SIZE, 3), np.int64)
-    stack_start = np.zeros(STACK_SIZE, np.float64)
+    ints, reals, meta = new_table(model.max_clones)
+    stack_ints, stack_start = new_stack(STACK_SIZE)
     barcodes = np.empty(model.agent_cells, np.int32)
     starts = np.zeros(model.max_clones + 1, np.int64)
     n_lines = model.line_drugs.shape[0]
@@ -243,9 +263,8 @@ def simulate_patient(
         patient[P_DAYS_TO_DETECTION] = t
     else:
         for i in range(model.start_cells.shape[0]):
-            genotype = model.start_genotypes[i]
-            c = clone_slot(model, ints, reals, meta, genotype, np.int64(-1), exposure, 0.0)
-            ints[c, CELLS] += model.start_cells[i]
+            genotype, cells = model.start_genotypes[i], model.start_cells[i]
+            _place_clone(state, model, ints, reals, meta, exposure, genotype, cells)
         place_cells(ints, meta, barcodes, starts)
         t = 0.0
     origin = t
@@ -254,7 +273,7 @@ def simulate_patient(
     patient[P_CELLS_AT_START] = total
     resistant = 0
     for c in range(meta[USED]):
-        if ints[c, GENOTYPE] != 0:
+        if (ints[c, GENOTYPE] & MECHANISMS) != 0:
             resistant += ints[c, CELLS]
     patient[P_RESISTANT_AT_START] = resistant
     _snapshot(ints, reals, meta, 0, 0.0, origin, snap_day, snap_cells, snap_first)
@@ -264,7 +283,7 @@ def simulate_patient(
     )
     row = _trace(ints, meta, 0, 0.0, 1 if n_lines > 0 else 0, trace_day, trace_line, trace_cells)
     cv = model.measurement_cv
-    last_measured = measure(state, float(total), cv)
+    last_measured = measure(state, float(_seen_cells(model, ints, meta)), cv)
     last_scan_day = t
     first = last_measured if last_measured >= model.visible_cells else 0.0
     scan_row = _record_scan(scans, 0, 0.0, 0, first, total, False)
@@ -310,7 +329,7 @@ def simulate_patient(
                 best = RESPONSE_NONE
                 if last_scan_day != t:
                     total = total_cells(ints, meta)
-                    last_measured = measure(state, float(total), cv)
+                    last_measured = measure(state, float(_seen_cells(model, ints, meta)), cv)
                     scan_row = _record_scan(
                         scans,
                         scan_row,
@@ -381,7 +400,7 @@ def simulate_patient(
             next_scan += model.scan_every_days
             row = _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
             total = total_cells(ints, meta)
-            last_measured = measure(state, float(total), cv)
+            last_measured = measure(state, float(_seen_cells(model, ints, meta)), cv)
             measured = last_measured if last_measured >= model.visible_cells else 0.0
             last_measured, last_scan_day = measured, t
             followed = line + 1 if evaluating or giving else 0

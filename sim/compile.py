@@ -33,6 +33,9 @@ MAX_CLONE_SLOTS = 1024
 MAX_TOTAL_CHANGE = 0.01
 #: While a dosed drug acts, steps last at most this fraction of its half-life and interval.
 PK_STEP_FRACTION = 0.05
+#: Compartment engine: largest probability that a cell migrates or switches within one step
+#: (a moved group does not move back within its step; the error is second order in this).
+MAX_SWITCH_STEP = 0.02
 #: Most cells the agent engine holds per patient (4 bytes each, one patient per thread).
 AGENT_MAX_CELLS = 10_000_000
 
@@ -118,11 +121,41 @@ def compile_model(scenario: Scenario, source: str = "<scenario>") -> PatientMode
         exact_below=float(EXACT_BELOW),
         max_log_growth=MAX_LOG_GROWTH,
         threshold_tolerance=THRESHOLD_TOLERANCE,
-        max_clones=min(2 ** len(mechanisms), MAX_CLONE_SLOTS),
+        max_clones=min(2 ** len(mechanisms) * _states(scenario), MAX_CLONE_SLOTS),
         mutant_bins=MUTANT_BINS,
         **_engine_fields(scenario, source),
         **_treatment_fields(scenario, line_drugs),
+        **_state_fields(scenario),
     )
+
+
+def _states(scenario: Scenario) -> int:
+    """Site and phenotype states a genotype's cells can be in (1, 2 or 4)."""
+    return (2 if scenario.sanctuary else 1) * (2 if scenario.persister else 1)
+
+
+def _state_fields(scenario: Scenario) -> dict:
+    """PatientModel fields of the sanctuary site and the persister phenotype (inert without)."""
+    names = [drug.name for drug in scenario.drugs]
+    site, persister = scenario.sanctuary, scenario.persister
+    return {
+        "sanctuary_exposure": np.array(
+            [site.exposure_of(name) if site else 1.0 for name in names], np.float64
+        ),
+        "sanctuary_share": float(site.share) if site else 0.0,
+        "sanctuary_visible": int(site.visible) if site else 1,
+        "migration_in": float(site.migration_in) if site else 0.0,
+        "migration_out": float(site.migration_out) if site else 0.0,
+        "switch_on": float(persister.switch_on) if persister else 0.0,
+        "switch_off": float(persister.switch_off) if persister else 0.0,
+        "induction": float(persister.induction) if persister else 0.0,
+        "persister_birth": float(persister.birth_fraction) if persister else 1.0,
+        "persister_death": float(persister.death_fraction) if persister else 1.0,
+        "persister_protection": np.array(
+            [persister.protection_from(name) if persister else 0.0 for name in names], np.float64
+        ),
+        "max_switch_step": MAX_SWITCH_STEP,
+    }
 
 
 def _engine_fields(scenario: Scenario, source: str) -> dict:

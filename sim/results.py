@@ -74,6 +74,14 @@ def _names(genotypes: np.ndarray, mechanism_names: tuple[str, ...]) -> list[str]
     return [names.get(g) for g in genotypes]
 
 
+def _states(genotypes: np.ndarray) -> dict[str, np.ndarray]:
+    """Site ("primary" or "sanctuary") and phenotype ("cycling" or "persister") of clones."""
+    return {
+        "site": np.where(genotypes & k.SANCTUARY, "sanctuary", "primary").astype(object),
+        "phenotype": np.where(genotypes & k.PERSISTER, "persister", "cycling").astype(object),
+    }
+
+
 def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
     p, m, s = np.nonzero(raw.snap_cells > 0)
     first_seen = raw.snap_first[p, m, s]
@@ -85,6 +93,7 @@ def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) 
             "day": raw.snap_day[p, m],
             "mechanisms": _names(raw.genotypes[p, s, 0], mechanism_names),
             "parent_mechanisms": _names(raw.genotypes[p, s, 1], mechanism_names),
+            **_states(raw.genotypes[p, s, 0]),
             "cells": raw.snap_cells[p, m, s],
             "first_seen_day": first_seen,
             "preexisting": first_seen <= 0.0,
@@ -101,6 +110,7 @@ def _trace(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -
             "line": raw.trace_line[p, r],
             "mechanisms": _names(raw.genotypes[p, s, 0], mechanism_names),
             "parent_mechanisms": _names(raw.genotypes[p, s, 1], mechanism_names),
+            **_states(raw.genotypes[p, s, 0]),
             "cells": raw.trace_cells[p, r, s],
         }
     )
@@ -142,6 +152,8 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
                 "end_reason",
                 *LINE_STATUS,
                 "driver_mechanisms",
+                "driver_site",
+                "driver_phenotype",
                 "driver_preexisting",
             ]
         )
@@ -232,7 +244,8 @@ def _scans(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
 
 
 def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
-    """The largest clone at each progression: what drove it, and whether it pre-existed."""
+    """The largest clone at each progression: what drove it (its mechanisms, site and
+    phenotype), and whether it pre-existed."""
     at_progression = clones[clones["moment"].str.startswith("progression_")]
     largest = at_progression.sort_values("cells", ascending=False, kind="stable")
     largest = largest.drop_duplicates(["patient", "moment"])
@@ -241,6 +254,8 @@ def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
             "patient": largest["patient"].to_numpy(),
             "line": largest["moment"].str.removeprefix("progression_").astype(np.int64).to_numpy(),
             "driver_mechanisms": largest["mechanisms"].to_numpy(),
+            "driver_site": largest["site"].to_numpy(),
+            "driver_phenotype": largest["phenotype"].to_numpy(),
             "driver_preexisting": largest["preexisting"].to_numpy(),
         }
     )

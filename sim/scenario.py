@@ -33,8 +33,8 @@ COMBINES = ("add", "max")
 STOP_RULES = ("progression",)
 SCHEDULES = ("continuous", "intermittent", "adaptive")
 REFERENCES = ("nadir", "baseline")
-#: Genotypes are bitmasks of mechanisms in an int64.
-MAX_MECHANISMS = 62
+#: Genotypes are bitmasks of mechanisms in an int64 (bits 60 and 61 hold site and phenotype).
+MAX_MECHANISMS = 60
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -154,9 +154,10 @@ def _names(kind: str, *, nonempty: bool) -> Any:
     return _typed(tuple[str, ...], rule, check)
 
 
-def _resistances() -> Any:
-    """Drug name -> fraction of that drug's effect removed; kept as pairs so models hash."""
-    fraction_rule, fraction = _numeric(0, 1, unit="fraction of the drug's effect removed")
+def _per_drug(unit: str) -> Any:
+    """Drug name -> a number in [0, 1] (``unit`` says what it means); kept as pairs so models
+    hash."""
+    fraction_rule, fraction = _numeric(0, 1, unit=unit)
     rule = f"a table of drug name = {fraction_rule}, such as {{ A = 1.0 }}"
 
     def check(value: Any) -> tuple[tuple[str, float], ...]:
@@ -172,6 +173,17 @@ def _resistances() -> Any:
 
     serialize = PlainSerializer(dict, return_type=dict[str, float])
     return Annotated[_typed(tuple[tuple[str, float], ...], rule, check), serialize]
+
+
+def _flag() -> Any:
+    """A TOML boolean."""
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise Problem("must be true or false", given=value)
+        return value
+
+    return _typed(bool, "true or false", check)
 
 
 Name = _typed(str, _NAME_RULE, _check_name)
@@ -261,7 +273,7 @@ class Mechanism(_Table):
 
     name: Name
     mutation_rate: _number(0, 1, unit="a probability per division") = 0.0
-    resists: _resistances() = ()
+    resists: _per_drug("fraction of the drug's effect removed") = ()
     fitness_cost: _number(0, 1, open_high=True, unit="fractional loss of birth rate") = 0.0
 
     def resistance(self, drug: str) -> float:
@@ -418,6 +430,35 @@ class Competition(_Table):
     carrying_capacity: CellCount
 
 
+class Sanctuary(_Table):
+    """[sanctuary]: a second site that drugs reach poorly, exchanging cells with the primary."""
+
+    share: _number(0, 1, open_high=True, unit="fraction of the initial clones' cells") = 0.0
+    exposure: _per_drug("factor on the drug's effect in the sanctuary") = ()
+    migration_in: _number(0, unit="per cell per day, primary site to sanctuary") = 0.0
+    migration_out: _number(0, unit="per cell per day, sanctuary to primary site") = 0.0
+    visible: _flag() = True
+
+    def exposure_of(self, drug: str) -> float:
+        """Factor on ``drug``'s effect in the sanctuary (1 when not listed)."""
+        return dict(self.exposure).get(drug, 1.0)
+
+
+class Persister(_Table):
+    """[persister]: a reversible drug-tolerant state that cells switch into and out of."""
+
+    switch_on: _number(0, unit="per cell per day, cycling to persister")
+    switch_off: _number(0, unit="per cell per day, persister to cycling")
+    induction: _number(0, unit="rise of switch_on per unit of drug effect") = 0.0
+    birth_fraction: _number(0, 1, unit="persisters' birth rate as a fraction of the tumour's") = 0.1
+    death_fraction: _number(0, unit="persisters' death rate as a multiple of the tumour's") = 1.0
+    protection: _per_drug("fraction of the drug's effect a persister escapes")
+
+    def protection_from(self, drug: str) -> float:
+        """Fraction of ``drug``'s effect that persisters escape (0 when not listed)."""
+        return dict(self.protection).get(drug, 0.0)
+
+
 def _barcode_moment(value: Any) -> str | float:
     """[agent].barcode_at: "detection" or a number of cells (>= 1)."""
     if value == "detection":
@@ -448,6 +489,8 @@ class Scenario(_Table):
     monitoring: Monitoring = Monitoring()
     adherence: Adherence = Adherence()
     competition: Competition | None = None
+    sanctuary: Sanctuary | None = None
+    persister: Persister | None = None
     agent: Agent = Agent()
 
     @classmethod
@@ -504,6 +547,15 @@ class Scenario(_Table):
         for i, clone in enumerate(self.tumor.clones):
             loc = ("tumor", "clone", i, "mechanisms")
             _require_defined(clone.mechanisms, mechanisms, "mechanism", loc, "the clone")
+        if self.sanctuary is not None:
+            used = [drug for drug, _ in self.sanctuary.exposure]
+            loc = ("sanctuary", "exposure")
+            _require_defined(used, drugs, "drug", loc, "[sanctuary].exposure")
+            _require_populated(self.sanctuary, self.tumor)
+        if self.persister is not None:
+            used = [drug for drug, _ in self.persister.protection]
+            loc = ("persister", "protection")
+            _require_defined(used, drugs, "drug", loc, "[persister].protection")
         if self.adherence.miss_probability > 0 and not any(d.dosed for d in self.drugs):
             raise Problem(
                 "needs a drug given in doses (a [[drug]] with dose, interval_days, "
@@ -515,6 +567,26 @@ class Scenario(_Table):
         _require_room_to_grow(self.competition, self.tumor)
         _require_barcode_size(self.agent.barcode_at, self.tumor)
         return self
+
+
+def _require_populated(sanctuary: Sanctuary, tumor: Tumor) -> None:
+    """The sanctuary must receive cells: a share of the initial clones or by migration."""
+    if tumor.start == "single_cell" and sanctuary.share > 0:
+        raise Problem(
+            'applies to the initial clones of start = "cells"; a tumour grown from one cell '
+            "fills the sanctuary by migration_in",
+            given=sanctuary.share,
+            loc=("sanctuary", "share"),
+            fix='Remove share (and set migration_in), or use start = "cells".',
+        )
+    if sanctuary.share == 0 and sanctuary.migration_in == 0:
+        raise Problem(
+            "leaves the sanctuary empty: no share of the initial cells and no migration into it",
+            given=0.0,
+            loc=("sanctuary", "migration_in"),
+            fix='Set migration_in > 0 (or share > 0 with start = "cells") in [sanctuary], '
+            "or remove the [sanctuary] table.",
+        )
 
 
 def _require_barcode_size(barcode_at: str | float, tumor: Tumor) -> None:

@@ -46,6 +46,8 @@ LINE_COLUMNS = [
     "doses_taken",
     "days_on_drug",
     "driver_mechanisms",
+    "driver_site",
+    "driver_phenotype",
     "driver_preexisting",
 ]
 CLONE_COLUMNS = [
@@ -54,11 +56,22 @@ CLONE_COLUMNS = [
     "day",
     "mechanisms",
     "parent_mechanisms",
+    "site",
+    "phenotype",
     "cells",
     "first_seen_day",
     "preexisting",
 ]
-TRACE_COLUMNS = ["patient", "day", "line", "mechanisms", "parent_mechanisms", "cells"]
+TRACE_COLUMNS = [
+    "patient",
+    "day",
+    "line",
+    "mechanisms",
+    "parent_mechanisms",
+    "site",
+    "phenotype",
+    "cells",
+]
 SCAN_COLUMNS = ["patient", "day", "line", "measured_cells", "true_cells", "on_drug"]
 
 

@@ -64,13 +64,7 @@ def _one_clone_model(birth, death, u):
 
 
 def _empty_table(model):
-    return (
-        np.zeros((model.max_clones, 3), np.int64),
-        np.zeros((model.max_clones, 4)),
-        np.zeros(table.META_SIZE, np.int64),
-        np.zeros((64, 3), np.int64),
-        np.zeros(64),
-    )
+    return (*table.new_table(model.max_clones), *k.new_stack(64))
 
 
 def test_tau_step_matches_event_by_event():

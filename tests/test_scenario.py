@@ -230,7 +230,7 @@ BAD = {
     "too many mechanisms": (
         toml(rest="".join(f'[[mechanism]]\nname = "m{i}"\n' for i in range(MAX_MECHANISMS + 1))),
         "mechanism",
-        f"at most {MAX_MECHANISMS} entries (genotypes are 64-bit masks); got 63",
+        f"at most {MAX_MECHANISMS} entries (genotypes are 64-bit masks); got {MAX_MECHANISMS + 1}",
     ),
     "mechanism name with plus": (
         toml(rest='[[mechanism]]\nname = "a+b"'),
