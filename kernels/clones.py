@@ -25,7 +25,7 @@ from kernels.random import exponential, uniform
 # day, then per cell under the current exposure: birth and death rates, mutation probability
 # per division, migration and phenotype-switching rates, and the sum of the four rates;
 # ``meta`` counters. Pending groups of new cells inside a step: ``stack_ints`` (S, 4)
-# genotype, cells, parent genotype and whether they arrived by a move (migration or switch),
+# genotype, cells, parent genotype and how many moves (migrations, switches) they made in it,
 # ``stack_start`` (S,) their offset inside the step.
 GENOTYPE, CELLS, PARENT, MOVED = 0, 1, 2, 3
 FIRST_SEEN, BIRTH, DEATH, MUTATION, MIGRATE, SWITCH, RATE = 0, 1, 2, 3, 4, 5, 6

@@ -4,10 +4,11 @@ Each clone's count after a step is drawn from the exact linear birth-death law (
 survivors, negative-binomial growth), so a clone of 1e11 cells costs the same as one of 10.
 New mutants are placed inside the step in proportion to the parent's size and grown exactly
 to its end; so are cells that migrate between sites or switch phenotype, which leave their
-clone as if they died and found (or join) the clone of their new state. A moved group does not
-move again within the step, so steps are kept short enough that a cell moves with probability
-at most ``max_switch_step`` per step (the error is second order in that probability). Below
-``exact_below`` cells the tumour advances event by event (kernels.clones).
+clone as if they died and found (or join) the clone of their new state. Cells move at most
+``MOVES_PER_STEP`` times within one step, and steps are kept short enough that a cell moves
+with probability at most ``max_switch_step`` per step, so the share of cells in each state
+is off by a relative error of order ``max_switch_step`` squared. Below ``exact_below`` cells
+the tumour advances event by event (kernels.clones).
 """
 
 import math
@@ -41,6 +42,8 @@ from kernels.random import binomial, poisson
 
 #: Room for pending mutant groups inside one step.
 STACK_SIZE = 4096
+#: Moves (migration or phenotype switch) a cell can make within one step: there and back.
+MOVES_PER_STEP = 2
 
 
 @njit(cache=True)
@@ -117,8 +120,9 @@ def _push_offspring(
 
     ``exposure_days`` is the integral of the lineage's size over the interval (cell-days).
     Each mechanism it lacks arises Poisson(b u_i x cell-days) times in mutant daughters; unless
-    the lineage itself arrived by a move in this step, Poisson(rate x cell-days) cells migrate
-    and switch. The lineage's rates are those of clone slot c.
+    the lineage's cells already moved ``MOVES_PER_STEP`` times in this step (``moved``),
+    Poisson(rate x cell-days) cells migrate and switch. The lineage's rates are those of
+    clone slot c.
     """
     divisions = reals[c, BIRTH] * exposure_days
     for i in range(mutation_rate.shape[0]):
@@ -140,7 +144,7 @@ def _push_offspring(
             offset,
             span,
         )
-    if moved:
+    if moved >= MOVES_PER_STEP:
         return
     for column, bit in ((MIGRATE, SANCTUARY), (SWITCH, PERSISTER)):
         if reals[c, column] > 0.0:
@@ -153,7 +157,7 @@ def _push_offspring(
                 meta,
                 genotype ^ bit,
                 genotype,
-                1,
+                moved + 1,
                 count,
                 net_rate,
                 offset,
@@ -162,16 +166,19 @@ def _push_offspring(
 
 
 @njit(cache=True)
-def _grow(state, reals, meta, c, cells, span):
+def _grow(state, reals, meta, c, cells, span, moved):
     """Exact birth-death transition of ``cells`` cells of clone c over ``span``.
 
     A division yields a mutant daughter with probability u, and a cell leaves by migrating or
-    switching at their rates: the lineage itself grows with birth rate b (1 - u) and death
-    rate d + migration + switching. Returns the new count, the integral of the lineage's size
-    over the span (cell-days) and its net growth rate.
+    switching at their rates (unless it already moved ``MOVES_PER_STEP`` times in the step):
+    the lineage itself grows with birth rate b (1 - u) and death rate d + migration +
+    switching. Returns the new count, the integral of the lineage's size over the span
+    (cell-days) and its net growth rate.
     """
     keep = reals[c, BIRTH] * (1.0 - reals[c, MUTATION])
-    lose = reals[c, DEATH] + reals[c, MIGRATE] + reals[c, SWITCH]
+    lose = reals[c, DEATH]
+    if moved < MOVES_PER_STEP:
+        lose += reals[c, MIGRATE] + reals[c, SWITCH]
     end = transition(state, cells, keep, lose, span)
     meta[CLONE_STEPS] += 1
     return end, log_mean(float(cells), float(end)) * span, keep - lose
@@ -187,7 +194,7 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
         cells = ints[c, CELLS]
         if cells == 0:
             continue
-        end, exposure_days, net = _grow(state, reals, meta, c, cells, dt)
+        end, exposure_days, net = _grow(state, reals, meta, c, cells, dt, 0)
         ints[c, CELLS] = end
         _push_offspring(
             state,
@@ -217,7 +224,8 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
             if c < 0:
                 continue
         span = dt - start
-        end, exposure_days, net = _grow(state, reals, meta, c, stack_ints[top, CELLS], span)
+        moved = stack_ints[top, MOVED]
+        end, exposure_days, net = _grow(state, reals, meta, c, stack_ints[top, CELLS], span, moved)
         ints[c, CELLS] += end
         _push_offspring(
             state,
@@ -229,7 +237,7 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
             reals,
             c,
             genotype,
-            stack_ints[top, MOVED],
+            moved,
             exposure_days,
             net,
             start,
