@@ -407,6 +407,65 @@ BAD = {
         "monitoring.progression_reference",
         'must be one of "nadir", "baseline"',
     ),
+    "sanctuary naming an unknown drug": (
+        toml(rest=DRUG_A + "[sanctuary]\nmigration_in = 1e-3\nexposure = { B = 0.1 }"),
+        "sanctuary.exposure",
+        'names drug "B", which no [[drug]] defines',
+    ),
+    "sanctuary exposure above 1": (
+        toml(rest=DRUG_A + "[sanctuary]\nmigration_in = 1e-3\nexposure = { A = 1.5 }"),
+        "sanctuary.exposure.A",
+        "must be a number in [0, 1]",
+    ),
+    "sanctuary share of a tumour grown from one cell": (
+        toml(rest="[sanctuary]\nshare = 0.1\nmigration_in = 1e-3"),
+        "sanctuary.share",
+        'applies to the initial clones of start = "cells"',
+    ),
+    "empty sanctuary": (
+        toml(rest="[sanctuary]\nmigration_out = 1e-3"),
+        "sanctuary.migration_in",
+        "leaves the sanctuary empty",
+    ),
+    "sanctuary visible not a boolean": (
+        toml(rest='[sanctuary]\nmigration_in = 1e-3\nvisible = "no"'),
+        "sanctuary.visible",
+        "must be true or false",
+    ),
+    "negative migration rate": (
+        toml(rest="[sanctuary]\nmigration_in = -1e-3"),
+        "sanctuary.migration_in",
+        "got -0.001",
+    ),
+    "persister without switching rates": (
+        toml(rest=DRUG_A + "[persister]\nswitch_on = 0.01\nprotection = { A = 1.0 }"),
+        "persister.switch_off",
+        "persister.switch_off is missing",
+    ),
+    "persister protection from an unknown drug": (
+        toml(
+            rest=DRUG_A + "[persister]\nswitch_on = 0.01\nswitch_off = 0.01\n"
+            "protection = { B = 1.0 }"
+        ),
+        "persister.protection",
+        'names drug "B", which no [[drug]] defines',
+    ),
+    "persister birth fraction above 1": (
+        toml(
+            rest=DRUG_A + "[persister]\nswitch_on = 0.01\nswitch_off = 0.01\n"
+            "birth_fraction = 2\nprotection = { A = 1.0 }"
+        ),
+        "persister.birth_fraction",
+        "must be a number in [0, 1]",
+    ),
+    "unknown persister key": (
+        toml(
+            rest=DRUG_A + "[persister]\nswitch_on = 0.01\nswitch_off = 0.01\n"
+            "protection = { A = 1.0 }\nswitch_rate = 0.1"
+        ),
+        "persister.switch_rate",
+        'unknown key "switch_rate" in [persister]',
+    ),
     "missing required field": (
         toml(tumor="death_rate = 0.13"),
         "tumor.birth_rate",
