@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
 from analysis.results import Results, ResultsError
+from analysis.summary import driver_labels
 from analysis.survival import ENDPOINTS, Endpoint, endpoint, kaplan_meier
 
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fdae61", "PD": "#d73027"}
@@ -480,17 +482,16 @@ def muller_layout(trace: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarra
     lower and upper edges (G, T) of each genotype's band as a share of the tumour: a band
     holds the genotype and all its descendants, children nested in the middle of the parent's
     band, so drawing them in order shows the lineage. A parent never seen in the trace is
-    added with no cells; genotypes without a known parent hang from the bottom level.
+    added with no cells; genotypes without a known parent hang from the bottom level. Cells of
+    every site and phenotype count together: moving between them does not make a new band.
     """
     days = np.unique(trace["day"].to_numpy(float))
     counts = trace.pivot_table(
         index="mechanisms", columns="day", values="cells", aggfunc="sum", fill_value=0
     ).reindex(columns=days, fill_value=0)
-    parents = (
-        trace.dropna(subset=["parent_mechanisms"])
-        .groupby("mechanisms")["parent_mechanisms"]
-        .first()
-    )
+    mutated = trace.dropna(subset=["parent_mechanisms"])
+    mutated = mutated[mutated["parent_mechanisms"] != mutated["mechanisms"]]
+    parents = mutated.groupby("mechanisms")["parent_mechanisms"].first()
     parent_of = {g: parents.get(g) for g in counts.index}
     for parent in set(parents) - set(counts.index):
         parent_of[parent] = None
@@ -613,17 +614,40 @@ def _outcome(record: pd.Series) -> str:
 # Mechanisms at progression --------------------------------------------------------------
 
 
+def _state_colour(colour: str, phenotype: str, site: str) -> tuple[float, ...]:
+    """A genotype's colour, darker for persister cells and paler for sanctuary cells."""
+    rgb = np.array(to_rgb(colour))
+    if phenotype == "persister":
+        rgb = 0.6 * rgb
+    if site == "sanctuary":
+        rgb = rgb + 0.5 * (1.0 - rgb)
+    return tuple(rgb)
+
+
 def drivers_figure(results: Results) -> Figure:
-    """Share of progressions on each line by the largest clone's mechanisms, solid where that
-    clone existed before treatment, hatched where it arose during treatment."""
+    """Share of progressions on each line by the largest clone's mechanisms (and its site and
+    phenotype, where the scenario has them), solid where that clone existed before treatment,
+    hatched where it arose during treatment."""
     lines = results.lines
     progressed = lines[lines["progressed"]] if len(lines) else lines
     figure = Figure(figsize=(8, 4.8), layout="constrained")
     if progressed.empty:
         return _message(figure, f"{results.name}: no progression in this batch.")
     colours = genotype_colours(results)
+    progressed = progressed.assign(
+        driver=driver_labels(progressed),
+        colour=[
+            _state_colour(colours.get(m, SENSITIVE_COLOUR), phenotype, site)
+            for m, phenotype, site in zip(
+                progressed["driver_mechanisms"],
+                progressed.get("driver_phenotype", pd.Series("cycling", progressed.index)),
+                progressed.get("driver_site", pd.Series("primary", progressed.index)),
+                strict=True,
+            )
+        ],
+    )
     counts = (
-        progressed.groupby(["line", "driver_mechanisms", "driver_preexisting"])
+        progressed.groupby(["line", "driver", "colour", "driver_preexisting"])
         .size()
         .rename("progressions")
         .reset_index()
@@ -633,9 +657,7 @@ def drivers_figure(results: Results) -> Figure:
     line_numbers = sorted(received.index)
     ax = figure.add_subplot()
     bottoms = dict.fromkeys(line_numbers, 0.0)
-    ordered = counts.sort_values(
-        ["driver_preexisting", "driver_mechanisms"], ascending=[False, True]
-    )
+    ordered = counts.sort_values(["driver_preexisting", "driver"], ascending=[False, True])
     for row in ordered.itertuples():
         share = 100.0 * row.progressions / per_line[row.line]
         ax.bar(
@@ -643,7 +665,7 @@ def drivers_figure(results: Results) -> Figure:
             share,
             bottom=bottoms[row.line],
             width=0.6,
-            color=colours.get(row.driver_mechanisms, SENSITIVE_COLOUR),
+            color=row.colour,
             edgecolor="white",
             hatch="" if row.driver_preexisting else "///",
         )
@@ -658,9 +680,12 @@ def drivers_figure(results: Results) -> Figure:
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("share of progressions on the line (%)")
     ax.set_title(f"{results.name}: largest clone at each progression")
-    genotypes = sorted(set(counts["driver_mechanisms"]), key=lambda g: (g.count("+"), g))
+    kinds = counts.drop_duplicates("driver").sort_values(
+        "driver", key=lambda d: d.str.count(r"\+") * 1000 + d.str.len()
+    )
     handles = [
-        Patch(color=colours.get(g, SENSITIVE_COLOUR), label=_mechanism_label(g)) for g in genotypes
+        Patch(color=row.colour, label=row.driver.replace("(sensitive)", _mechanism_label("")))
+        for row in kinds.itertuples()
     ]
     handles += [
         Patch(facecolor="white", edgecolor="black", label="pre-existing (before treatment)"),

@@ -86,6 +86,13 @@ def driven_by(results: Results, mechanism: str | None) -> float:
     return float(carries(drivers, mechanism).mean()) if len(drivers) else np.nan
 
 
+def driven_from(results: Results, column: str, state: str) -> float:
+    """Share of progressions whose largest clone was in ``state`` (``column``: driver_site or
+    driver_phenotype)."""
+    drivers = progressions(results)[column]
+    return float((drivers == state).mean()) if len(drivers) else np.nan
+
+
 def refractory_days_spread(results: Results) -> tuple[float, float]:
     """10th and 90th percentiles of days to refractory disease among those who had it."""
     values = results.patients["days_to_refractory"].dropna().to_numpy(float)
@@ -211,6 +218,38 @@ def missed_doses(runs: Runs) -> list[str]:
     ]
 
 
+def not_every_escape_is_genetic(runs: Runs) -> list[str]:
+    (_, holiday), (_, at_once) = runs
+    first = holiday.lines[holiday.lines["line"] == 1]
+    return [
+        f"{percent(with_resistance(holiday))} of tumours held a cell with a resistance "
+        f"mechanism, yet {percent(first['progressed_on_treatment'].mean())} grew back while "
+        f"the drug was given, at a median of {days(median_to_progression(holiday))}; persister "
+        f"cells made up the largest clone at "
+        f"{percent(driven_from(holiday, 'driver_phenotype', 'persister'))} of those "
+        "progressions.",
+        f"Given the same drug again after the holiday, "
+        f"{percent(best_response(holiday, ('CR', 'PR'), line=2))} responded (PR or CR); "
+        f"given it again at once, {percent(best_response(at_once, ('CR', 'PR'), line=2))} did.",
+    ]
+
+
+def where_the_drug_does_not_reach(runs: Runs) -> list[str]:
+    (_, seen), (_, unseen), (_, everywhere) = runs
+    site = seen.scenario.sanctuary
+    reach = min((site.exposure_of(d.name) for d in seen.scenario.drugs), default=1.0)
+    return [
+        f"Where the drug reached every site, {percent(cured(everywhere))} of patients were "
+        f"cured; with a sanctuary it reaches at {percent(reach)} of its effect, "
+        f"{percent(cured(seen))} were, though {percent(best_response(seen, ('CR',)))} had a "
+        f"complete response and {percent(with_resistance(seen))} held a resistant cell.",
+        f"Sanctuary cells made up the largest clone at "
+        f"{percent(driven_from(seen, 'driver_site', 'sanctuary'))} of the progressions, found "
+        f"at a median of {days(median_to_progression(seen))}; when scans missed the sanctuary, "
+        f"at a median of {days(median_to_progression(unseen))}.",
+    ]
+
+
 def progressed(results: Results, line: int = 1) -> float:
     rows = results.lines[results.lines["line"] == line]
     return float(rows["progressed"].mean()) if len(rows) else np.nan
@@ -255,6 +294,10 @@ NARRATORS = {
     "resistance-is-already-there": Narrator(3, resistance_is_already_there, ("drivers",)),
     "combination-vs-sequence": Narrator(3, combination_vs_sequence, ("drivers", "muller")),
     "price-of-resistance": Narrator(4, price_of_resistance, ("spider", "muller")),
+    "not-every-escape-is-genetic": Narrator(2, not_every_escape_is_genetic, ("spider", "drivers")),
+    "where-the-drug-does-not-reach": Narrator(
+        3, where_the_drug_does_not_reach, ("spider", "drivers")
+    ),
     "missed-doses": Narrator(2, missed_doses, ("spider", "drivers")),
     "relapsed-or-refractory": Narrator(2, relapsed_or_refractory, ("swimmer", "spider")),
 }

@@ -33,8 +33,11 @@ from sim.scenario import parse_scenario
 TRACED = 12
 
 
-def small_batch(folder: Path, patients: int = 200, trace: int = TRACED, **scenario) -> Path:
-    """A two-line batch at detection 1e6 cells (a second or two): resistance to each drug."""
+def small_batch(
+    folder: Path, patients: int = 200, trace: int = TRACED, tables: dict | None = None, **scenario
+) -> Path:
+    """A two-line batch at detection 1e6 cells (a second or two): resistance to each drug;
+    ``tables`` adds whole tables (a [persister] table, say)."""
     data = {
         "scenario": {"name": "small", "patients": patients, "seed": 5, "horizon_days": 2000},
         "tumor": {
@@ -52,6 +55,7 @@ def small_batch(folder: Path, patients: int = 200, trace: int = TRACED, **scenar
         "monitoring": {"scan_every_days": 28},
     }
     data["scenario"].update(scenario)
+    data.update(tables or {})
     run_batch(parse_scenario(data), folder, trace=trace, progress=False)
     return folder
 
@@ -59,6 +63,14 @@ def small_batch(folder: Path, patients: int = 200, trace: int = TRACED, **scenar
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     return load(small_batch(tmp_path_factory.mktemp("small") / "out"))
+
+
+@pytest.fixture(scope="module")
+def persister_results(tmp_path_factory):
+    """The small batch with cells switching into and out of a persister state."""
+    persister = {"switch_on": 0.01, "switch_off": 0.02, "protection": {"A": 1.0}}
+    folder = tmp_path_factory.mktemp("persisters") / "out"
+    return load(small_batch(folder, patients=40, tables={"persister": persister}))
 
 
 def _texts(figure) -> list[str]:
@@ -143,13 +155,19 @@ def test_spider_draws_a_sample_of_patients_on_a_log_axis(results):
     assert {1e9, 1e6} <= {line.get_ydata()[0] for line in marks}  # lethal and detection
 
 
-def test_muller_bands_nest_children_inside_parents(results):
+@pytest.mark.parametrize("batch", ["results", "persister_results"])
+def test_muller_bands_nest_children_inside_parents(batch, request):
+    """Bands by mechanisms (cells of every site and phenotype together), each nested in its
+    parent's, as wide as its own share; moves between states are not parents."""
+    results = request.getfixturevalue(batch)
     patient = typical_patient(results)
     trace = results.trace[results.trace["patient"] == patient]
     days, order, low, high = muller_layout(trace)
     assert order[0] == ""  # the sensitive founder is the outermost band
     assert np.allclose(high[0], 1.0) and np.allclose(low[0], 0.0)
-    parents = trace.dropna(subset=["parent_mechanisms"]).groupby("mechanisms")
+    mutated = trace.dropna(subset=["parent_mechanisms"])
+    mutated = mutated[mutated["parent_mechanisms"] != mutated["mechanisms"]]
+    parents = mutated.groupby("mechanisms")
     for genotype, parent in parents["parent_mechanisms"].first().items():
         child, mother = order.index(genotype), order.index(parent)
         assert mother < child

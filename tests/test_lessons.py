@@ -102,6 +102,32 @@ def test_lesson_4_adaptive_therapy_needs_cost_or_competition(lesson_runs):
     assert shorter.pvalue < ALPHA
 
 
+def test_lesson_5_persisters_regrow_on_the_drug_and_resensitise_off_it(lesson_runs):
+    (_, holiday), (_, at_once) = lesson_runs(5)
+    first = holiday.lines[holiday.lines["line"] == 1]
+    # most tumours grow back on the drug (binomial, one-sided), with no mechanism anywhere
+    regrew = int(first["progressed_on_treatment"].sum())
+    assert stats.binomtest(regrew, len(first), 0.5, "greater").pvalue < ALPHA
+    assert (holiday.clones["mechanisms"] == "").all()
+    responded = {
+        k: r.lines[r.lines["line"] == 2]["best_response"].isin(["CR", "PR"]).to_numpy()
+        for k, r in (("holiday", holiday), ("at once", at_once))
+    }
+    assert share_greater(responded["holiday"], responded["at once"]) < ALPHA
+
+
+def test_lesson_6_a_sanctuary_seeds_relapse(lesson_runs):
+    (_, seen), (_, unseen), (_, everywhere) = lesson_runs(6)
+    cured = {k: r.patients["cured"].to_numpy() for k, r in (("seen", seen), ("all", everywhere))}
+    assert share_greater(cured["all"], cured["seen"]) < ALPHA
+    assert (seen.patients["resistant_cells_at_start"] == 0).all()
+    # scans that miss the sanctuary find progression later (Mann-Whitney, one-sided)
+    later = stats.mannwhitneyu(
+        progression_days(unseen), progression_days(seen), alternative="greater"
+    )
+    assert later.pvalue < ALPHA
+
+
 def test_lesson_7_missed_doses_shorten_response_without_resistance(lesson_runs):
     (_, full), (_, missed) = lesson_runs(7)
     progressed = {
