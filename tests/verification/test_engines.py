@@ -1,8 +1,10 @@
 """theory.md section 6: the agent and compartment engines give the same distributions.
 
-Four scenarios both engines run (tumours grown from one cell to 1e4 cells, lethal at 1e5):
+Six scenarios both engines run (tumours grown from one cell to 1e4 cells, lethal at 1e5):
 untreated growth with mutation, monotherapy with pre-existing resistance, a combination with
-a cross-resistant mechanism, and a sequential line switch. Per scenario, each outcome is
+a cross-resistant mechanism, a sequential line switch, treatment as given (a dosed drug with
+missed doses on an intermittent schedule, noisy scans), and a sanctuary site with persister
+cells. Per scenario, each outcome is
 compared by a two-sample test: proportions (cure, refractory) by the two-proportion z test,
 times and sizes by the two-sample Kolmogorov-Smirnov test (ties make it conservative), the
 heavy-tailed resistant cells at start by a chi-square test of homogeneity on log-spaced
@@ -59,6 +61,40 @@ SCENARIOS = {
         ],
         drug=[{"name": "A", "max_effect": 0.4}, {"name": "B", "max_effect": 0.4}],
         line=[{"drugs": ["A"]}, {"drugs": ["B"]}],
+        monitoring=SCANS,
+    ),
+    "treatment-as-given": dict(
+        tumor=GROWTH,
+        horizon_days=150,
+        mechanism=[{"name": "rA", "mutation_rate": 1e-4, "resists": {"A": 1.0}}],
+        drug=[
+            {
+                "name": "A",
+                "max_effect": 0.5,
+                "dose": 2.0,
+                "interval_days": 1,
+                "half_life_days": 1,
+                "ec50": 1.0,
+                "hill": 2,
+            }
+        ],
+        line=[{"drugs": ["A"], "schedule": "intermittent", "days_on": 21, "days_off": 7}],
+        adherence={"miss_probability": 0.2},
+        monitoring={**SCANS, "measurement_cv": 0.2},
+    ),
+    "sanctuary-persisters": dict(
+        tumor=GROWTH,
+        horizon_days=120,
+        drug=[{"name": "A", "max_effect": 0.6}],
+        line=[{"drugs": ["A"]}],
+        sanctuary={"exposure": {"A": 0.4}, "migration_in": 1e-3, "migration_out": 5e-3},
+        persister={
+            "switch_on": 0.01,
+            "switch_off": 0.05,
+            "induction": 2,
+            "birth_fraction": 0.3,
+            "protection": {"A": 0.9},
+        },
         monitoring=SCANS,
     ),
 }
