@@ -14,6 +14,7 @@ from sim.compile import compile_model
 from sim.engine import ENGINES
 from sim.results import tables_from_chunk
 from sim.scenario import parse_scenario
+from tests.verification.harness import plant
 
 B, D, K, N0, RESISTANT, SCAN = 0.05, 0.01, 1e9, 5e8, 1e-3, 2.0
 
@@ -60,19 +61,23 @@ def ode_time_to_progression(adaptive: bool) -> float:
     raise AssertionError("no progression")
 
 
-def simulated_time_to_progression(schedule: str) -> float:
+def simulated_time_to_progression(schedule: str, planted: float | None = None) -> float:
+    """Mean days to progression of 4 patients (the birth rate off by ``planted`` if given)."""
     sc = parse_scenario(_scenario(schedule))
-    raw = ENGINES["compartment"](compile_model(sc), 5, 0, 4)
+    raw = ENGINES["compartment"](plant(compile_model(sc), "birth_rate", planted), 5, 0, 4)
     lines = tables_from_chunk(raw, sc).lines
     assert lines["progressed"].all()
     return float(lines["days_to_progression"].mean())
 
 
+@pytest.mark.parametrize("planted", [None, 0.05], ids=["true-model", "planted-5pct"])
 @pytest.mark.parametrize("schedule", ["continuous", "adaptive"])
-def test_time_to_progression_matches_the_ode(schedule):
-    """Mean of 4 patients (near-deterministic at 5e8 cells) within 2% of the ODE."""
+def test_time_to_progression_matches_the_ode(schedule, planted):
+    """Mean of 4 patients (near-deterministic at 5e8 cells) within 2% of the ODE; with the
+    birth rate planted 5% off, outside it."""
     ode = ode_time_to_progression(schedule == "adaptive")
-    assert simulated_time_to_progression(schedule) == pytest.approx(ode, rel=0.02)
+    simulated = simulated_time_to_progression(schedule, planted)
+    assert (simulated == pytest.approx(ode, rel=0.02)) == (planted is None)
 
 
 def test_adaptive_therapy_delays_progression():
