@@ -20,8 +20,10 @@ from kernels.clones import (
     GENOTYPE,
     OVERFLOW,
     USED,
-    daughter_slot,
-    moved_slot,
+    clone_slot,
+    crowding,
+    daughter_genotype,
+    moved_genotype,
     next_event,
 )
 from kernels.model import EXTINCT, MECHANISMS, REACHED_STOP, REACHED_THRESHOLD
@@ -102,17 +104,20 @@ def _remove_cell(ints, meta, barcodes, starts, c, i):
 
 
 @njit(cache=True)
-def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, threshold):
+def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold):
     """Run the tumour cell by cell from ``t`` to ``t_stop``, extinction or ``threshold`` cells.
 
-    Gillespie's direct method with the rates of ``line`` held constant: the clone of the next
-    event by its total rate, then a uniformly random cell of it. A division may give a mutant
-    daughter (new slot, same barcode); a migrating or switching cell moves to the slot of its
-    new state with its barcode. Labels every cell when the total first reaches
+    Gillespie's direct method with the rates under ``exposure`` held constant (under competition,
+    birth rates times the crowding factor of the current total, updated at every event): the
+    clone of the next event by its total rate, then a uniformly random cell of it. A division
+    may give a mutant daughter (new slot, same barcode); a migrating or switching cell moves to
+    the slot of its new state with its barcode. Labels every cell when the total first reaches
     ``model.barcode_cells`` (> 0). Stops on the very event that reaches the threshold.
     Returns (time, reason) like kernels.compartment.advance.
     """
     label_at = model.barcode_cells
+    capacity = model.carrying_capacity
+    mutation_rate = model.mutation_rate
     labelled = label_at <= 0.0 or barcodes.shape[0] == 0
     events = 0  # counted locally, stored once: a store per event costs measurably
     while True:
@@ -130,7 +135,8 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
         if t >= t_stop:
             t, reason = t_stop, REACHED_STOP
             break
-        t, chosen, kind = next_event(state, ints, reals, used, t, t_stop)
+        factor = crowding(capacity, total)
+        t, chosen, kind = next_event(state, ints, reals, used, t, t_stop, factor)
         if chosen < 0:
             t, reason = t_stop, REACHED_STOP
             break
@@ -140,8 +146,10 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
         if kind == DIES:
             _remove_cell(ints, meta, barcodes, starts, chosen, i)
             continue
+        genotype = ints[chosen, GENOTYPE]
         if kind != DIVIDES:
-            s = moved_slot(model, ints, reals, meta, line, chosen, kind, t)
+            target = moved_genotype(genotype, kind)
+            s = clone_slot(model, ints, reals, meta, target, genotype, exposure, t)
             if s < 0:
                 continue
             if meta[USED] > used:
@@ -153,12 +161,14 @@ def advance(state, model, ints, reals, meta, barcodes, starts, line, t, t_stop, 
         if total == barcodes.shape[0]:
             meta[OVERFLOW] = 1
             continue
-        barcode = barcodes[i]
-        s = daughter_slot(state, model, ints, reals, meta, line, chosen, t)
-        if s < 0:
-            continue
-        if meta[USED] > used:
-            starts[meta[USED]] = starts[used]
-        _add_cell(ints, meta, barcodes, starts, s, barcode)
+        s = chosen
+        child = daughter_genotype(state, mutation_rate, ints, reals, chosen)
+        if child >= 0:
+            s = clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
+            if s < 0:
+                continue
+            if meta[USED] > used:
+                starts[meta[USED]] = starts[used]
+        _add_cell(ints, meta, barcodes, starts, s, barcodes[i])
     meta[EVENTS] += events
     return t, reason

@@ -113,16 +113,18 @@ def gained_mechanism(mutation_rate, genotype, u):
 
 
 @njit(cache=True, inline="always")
-def next_event(state, ints, reals, used, t, t_stop):
+def next_event(state, ints, reals, used, t, t_stop, crowding):
     """Gillespie's direct method: the time of the next event, its clone, and what its cell does
-    (DIVIDES, DIES, MIGRATES or SWITCHES).
+    (DIVIDES, DIES, MIGRATES or SWITCHES), with every birth rate times ``crowding`` (the
+    competition factor at the current total; 1 without competition).
 
     Returns (t_stop, -1, DIVIDES) when no event happens before ``t_stop``. Shared by the
     clone-table simulation below and the agent engine (Gillespie 1977, J. Phys. Chem. 81:2340).
     """
+    crowded = crowding - 1.0
     rate = 0.0
     for c in range(used):
-        rate += reals[c, RATE] * ints[c, CELLS]
+        rate += (reals[c, RATE] + crowded * reals[c, BIRTH]) * ints[c, CELLS]
     if rate <= 0.0:
         return t_stop, -1, DIVIDES
     t_next = t + exponential(state) / rate
@@ -131,7 +133,7 @@ def next_event(state, ints, reals, used, t, t_stop):
     target = uniform(state) * rate
     chosen = -1
     for c in range(used):
-        weight = reals[c, RATE] * ints[c, CELLS]
+        weight = (reals[c, RATE] + crowded * reals[c, BIRTH]) * ints[c, CELLS]
         if weight > 0.0:
             chosen = c
             if target < weight:
@@ -146,36 +148,46 @@ def next_event(state, ints, reals, used, t, t_stop):
     return t_next, chosen, DIVIDES
 
 
+# The per-event helpers below take no PatientModel: passing the model (a tuple of many arrays)
+# into inlined code costs a reference count per array at every event.
 @njit(cache=True, inline="always")
-def daughter_slot(state, model, ints, reals, meta, exposure, parent, t):
-    """Slot that receives the new daughter of a division in slot ``parent``: the parent's, or
-    (with its total mutation probability) a mutant genotype's; -1 if the table is full."""
+def daughter_genotype(state, mutation_rate, ints, reals, parent):
+    """Genotype of the new daughter of a division in slot ``parent``: -1 for the parent's
+    own, else (with the parent's total mutation probability) a mutant genotype."""
     u = uniform(state)
     if u >= reals[parent, MUTATION]:
-        return parent
+        return np.int64(-1)
     genotype = ints[parent, GENOTYPE]
-    child = genotype | (np.int64(1) << gained_mechanism(model.mutation_rate, genotype, u))
-    return clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
+    return genotype | (np.int64(1) << gained_mechanism(mutation_rate, genotype, u))
 
 
 @njit(cache=True, inline="always")
-def moved_slot(model, ints, reals, meta, exposure, source, kind, t):
-    """Slot that receives a cell of slot ``source`` that migrates to the other site or
-    switches phenotype (``kind``); -1 if the table is full."""
-    genotype = ints[source, GENOTYPE]
-    target = genotype ^ (SANCTUARY if kind == MIGRATES else PERSISTER)
-    return clone_slot(model, ints, reals, meta, target, genotype, exposure, t)
+def moved_genotype(genotype, kind):
+    """The state a cell of ``genotype`` moves to: the other site (MIGRATES) or the other
+    phenotype (SWITCHES)."""
+    return genotype ^ (SANCTUARY if kind == MIGRATES else PERSISTER)
+
+
+@njit(cache=True, inline="always")
+def crowding(capacity, total):
+    """Factor on birth rates under competition at ``total`` cells (1 without competition)."""
+    if capacity == np.inf:
+        return 1.0
+    return max(1.0 - total / capacity, 0.0)
 
 
 @njit(cache=True)
 def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold):
     """Gillespie direct method until ``t_stop``, extinction, ``threshold`` or ``exact_below``.
 
-    Exact, one event at a time (O(clones) per event); stops on the very event that reaches
+    Exact, one event at a time (O(clones) per event), with competition applied at every event
+    (the clones' birth rates must be those without it); stops on the very event that reaches
     the threshold. Returns (time, reason).
     """
     total = total_cells(ints, meta)
     exact_below = model.exact_below
+    capacity = model.carrying_capacity
+    mutation_rate = model.mutation_rate
     while True:
         if total == 0:
             return t, EXTINCT
@@ -183,7 +195,8 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             return t, REACHED_THRESHOLD
         if total >= exact_below:
             return t, REACHED_STOP
-        t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop)
+        factor = crowding(capacity, total)
+        t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop, factor)
         if chosen < 0:
             return t_stop, REACHED_STOP
         meta[EVENTS] += 1
@@ -191,14 +204,19 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             ints[chosen, CELLS] -= 1
             total -= 1
             continue
+        genotype = ints[chosen, GENOTYPE]
         if kind != DIVIDES:
-            s = moved_slot(model, ints, reals, meta, exposure, chosen, kind, t)
+            target = moved_genotype(genotype, kind)
+            s = clone_slot(model, ints, reals, meta, target, genotype, exposure, t)
             if s >= 0:
                 ints[chosen, CELLS] -= 1
                 ints[s, CELLS] += 1
             continue
-        s = daughter_slot(state, model, ints, reals, meta, exposure, chosen, t)
-        if s < 0:
-            continue
+        s = chosen
+        child = daughter_genotype(state, mutation_rate, ints, reals, chosen)
+        if child >= 0:
+            s = clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
+            if s < 0:
+                continue
         ints[s, CELLS] += 1
         total += 1

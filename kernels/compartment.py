@@ -246,7 +246,9 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
 
 
 @njit(cache=True)
-def _step_length(model, ints, reals, meta, total, dt, threshold, aim):
+def _step_length(
+    ints, reals, meta, total, dt, threshold, aim, max_log_growth, max_switch_step, max_total_change
+):
     """Longest step allowed, up to ``dt``: growing clones grow by at most ``max_log_growth``
     and shrinking ones by at most a factor e; a cell migrates or switches with probability at
     most ``max_switch_step``; the total changes by at most ``max_total_change`` in log (inf:
@@ -264,12 +266,11 @@ def _step_length(model, ints, reals, meta, total, dt, threshold, aim):
         decline = max(decline, -rate)
         moves = max(moves, move)
     if growth > 0.0:
-        dt = min(dt, model.max_log_growth / growth)
+        dt = min(dt, max_log_growth / growth)
     if decline > 0.0:
         dt = min(dt, 1.0 / decline)
     if moves > 0.0:
-        dt = min(dt, model.max_switch_step / moves)
-    max_total_change = model.max_total_change
+        dt = min(dt, max_switch_step / moves)
     if net != 0.0 and max_total_change < np.inf:
         dt = min(dt, max_total_change / abs(net))
     if net > 0.0 and threshold < np.inf:
@@ -306,7 +307,7 @@ def advance(
     Event by event below ``exact_below`` cells, exact transitions above. Under competition
     (a finite carrying capacity) birth is held constant within a step at its value for the
     total predicted at mid-step, and steps change the total by at most ``max_total_change``;
-    event by event, at its value on entry. Returns (time, reason) with reason one of
+    event by event, it is exact (updated at every event). Returns (time, reason) with reason one of
     reached-stop, reached-threshold, extinct.
     """
     aim = threshold * (1.0 + 0.5 * model.threshold_tolerance)
@@ -319,14 +320,27 @@ def advance(
             return t, REACHED_THRESHOLD
         if t >= t_stop:
             return t_stop, REACHED_STOP
-        if competing:
-            compete(model, ints, reals, meta, exposure, float(total))
         if total < model.exact_below:
+            if competing:  # event by event, competition acts at every event
+                compete(model, ints, reals, meta, exposure, 0.0)
             t, reason = ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             if reason != REACHED_STOP:
                 return t, reason
             continue
-        dt = _step_length(model, ints, reals, meta, total, t_stop - t, threshold, aim)
+        if competing:
+            compete(model, ints, reals, meta, exposure, float(total))
+        dt = _step_length(
+            ints,
+            reals,
+            meta,
+            total,
+            t_stop - t,
+            threshold,
+            aim,
+            model.max_log_growth,
+            model.max_switch_step,
+            model.max_total_change,
+        )
         if competing:
             middle = total * math.exp(0.5 * dt * _net_rate(ints, reals, meta, total))
             compete(model, ints, reals, meta, exposure, middle)

@@ -47,18 +47,8 @@ def genotype_names(genotype: int, mechanism_names: tuple[str, ...]) -> str:
 
 def agent_sizes(scenario: Scenario, source: str = "<scenario>") -> tuple[int, float, int]:
     """Cells the agent engine must hold, the size at which it labels cells (0: at treatment
-    start) and the number of barcodes; a ScenarioError when the cells exceed the limit or the
-    scenario uses a feature the agent engine lacks."""
+    start) and the number of barcodes; a ScenarioError when the cells exceed the limit."""
     tumor = scenario.tumor
-    if scenario.competition is not None:
-        raise ScenarioError(
-            source,
-            "the agent engine does not model [competition] (a carrying capacity makes every "
-            "birth rate depend on the total, which its events hold constant between decisions)",
-            'Remove the [competition] table, or use engine = "compartment" (in [scenario] or '
-            "--engine compartment).",
-            field="competition",
-        )
     untreated_growth = tumor.start == "single_cell" and not scenario.lines
     field = "detection_cells" if untreated_growth else "lethal_cells"
     needed = getattr(tumor, field)

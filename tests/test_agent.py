@@ -208,9 +208,3 @@ def test_lesson_reads_where_relapses_came_from(lesson, preexisting, tmp_path):
     alternative = "greater" if preexisting else "less"
     p = stats.binomtest(held, len(relapsing), 0.5, alternative=alternative).pvalue
     assert p < 1e-3, (held, len(relapsing))
-
-
-def test_competition_is_refused_on_the_agent_engine(tmp_path):
-    sc = parse_scenario(small(competition={"carrying_capacity": 1e5}))
-    with pytest.raises(ScenarioError, match=r"does not model \[competition\].*compartment"):
-        run_batch(sc, tmp_path / "out", source="x.toml")

@@ -1,10 +1,10 @@
 """theory.md section 6: the agent and compartment engines give the same distributions.
 
-Six scenarios both engines run (tumours grown from one cell to 1e4 cells, lethal at 1e5):
+Seven scenarios both engines run (tumours grown from one cell to 1e4 cells, lethal at 1e5):
 untreated growth with mutation, monotherapy with pre-existing resistance, a combination with
 a cross-resistant mechanism, a sequential line switch, treatment as given (a dosed drug with
-missed doses on an intermittent schedule, noisy scans), and a sanctuary site with persister
-cells. Per scenario, each outcome is
+missed doses on an intermittent schedule, noisy scans), adaptive therapy under competition,
+and a sanctuary site with persister cells. Per scenario, each outcome is
 compared by a two-sample test: proportions (cure, refractory) by the two-proportion z test,
 times and sizes by the two-sample Kolmogorov-Smirnov test (ties make it conservative), the
 heavy-tailed resistant cells at start by a chi-square test of homogeneity on log-spaced
@@ -81,6 +81,15 @@ SCENARIOS = {
         line=[{"drugs": ["A"], "schedule": "intermittent", "days_on": 21, "days_off": 7}],
         adherence={"miss_probability": 0.2},
         monitoring={**SCANS, "measurement_cv": 0.2},
+    ),
+    "adaptive-competition": dict(
+        tumor=GROWTH,
+        horizon_days=250,
+        mechanism=[{"name": "rA", "mutation_rate": 1e-4, "resists": {"A": 1.0}}],
+        drug=[{"name": "A", "max_effect": 0.4}],
+        line=[{"drugs": ["A"], "schedule": "adaptive"}],
+        competition={"carrying_capacity": 3e4},
+        monitoring=SCANS,
     ),
     "sanctuary-persisters": dict(
         tumor=GROWTH,
