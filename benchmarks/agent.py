@@ -1,14 +1,14 @@
-"""Agent engine: cell events per second on a birth-death-mutation model, against rebop.
+"""Agent engine: cell events per second on a birth-death-mutation model, against other
+Gillespie solvers (benchmarks/peers.py: rebop and GillesPy2, when installed).
 
 The model: 1e5 cells with b = d = 0.5 per cell per day (critical, so the size stays near
 1e5 and the event rate near (b + d) 1e5 per day), two neutral mechanisms gained with
 probability 1e-3 per division each (four genotypes), untreated for ``--days`` days. Reports
 the median over ``--repeats`` of events per second on one thread and on all threads (one
-patient per thread), counting the events the kernel simulated. If the optional rebop package
-(a Rust Gillespie solver) is installed, the same reaction network is run side by side on one
-thread; its events are counted as their expectation (b + d) N0 T, since it does not report
-them. The compile time is excluded (one warm-up run first). Part of ``refractory bench``;
-also runs alone: ``python -m benchmarks.agent [--patients N] [--days T] [--repeats R]``.
+patient per thread) and the parallel efficiency, counting the events the kernel simulated
+(compile time excluded by one warm-up run); then each peer on the same network on one
+thread, side by side in the same run. Part of ``refractory bench``; also runs alone:
+``python -m benchmarks.agent [--patients N] [--days T] [--repeats R]``.
 """
 
 import argparse
@@ -18,14 +18,13 @@ import time
 import numba
 
 from benchmarks.measure import Row
+from benchmarks.peers import CELLS, MUTATION, RATE, PeerResult, run_peers
 from kernels.model import P_EVENTS
 from sim.compile import compile_model
 from sim.engine import run_agent
 from sim.scenario import parse_scenario
 
-CELLS = 100_000
-RATE = 0.5
-MUTATION = 1e-3
+SECTION = "agent"
 
 
 def scenario(days: float):
@@ -65,73 +64,87 @@ def agent_rate(days: float, patients: int, threads: int, repeats: int) -> tuple[
     return statistics.median(rates), events / patients
 
 
-def rebop_rate(days: float, repeats: int) -> float | None:
-    """Median events per second of rebop on the same network (None if not installed)."""
-    try:
-        import rebop
-    except ImportError:
-        return None
-    network = rebop.Gillespie()
-    for genotype in range(4):
-        name = f"g{genotype}"
-        missing = [bit for bit in (1, 2) if not genotype & bit]
-        network.add_reaction(RATE * (1 - MUTATION * len(missing)), [name], [name, name])
-        for bit in missing:
-            network.add_reaction(RATE * MUTATION, [name], [name, f"g{genotype | bit}"])
-        network.add_reaction(RATE, [name], [])
-    expected = 2 * RATE * CELLS * days
-    rates = []
-    for repeat in range(repeats + 1):
-        started = time.perf_counter()
-        network.run({"g0": CELLS}, tmax=days, nb_steps=1, rng=repeat)
-        if repeat:  # the first run is a warm-up
-            rates.append(expected / (time.perf_counter() - started))
-    return statistics.median(rates)
+def peer_rows(one: float, peer: PeerResult, repeats: int) -> list[Row]:
+    """A peer's events per second and the agent engine's ratio to it, or why it did not run."""
+    if peer.rate is None:
+        return [
+            Row(
+                SECTION,
+                f"{peer.name} (optional peer)",
+                "not run",
+                float("nan"),
+                "",
+                0,
+                judged_by=peer.missing,
+            )
+        ]
+    out = []
+    if peer.build_seconds is not None:
+        out.append(
+            Row(
+                SECTION,
+                f"{peer.name} model build and C++ compile",
+                "seconds",
+                peer.build_seconds,
+                "s",
+                1,
+                judged_by="paid once per model, not in its events per second",
+            )
+        )
+    out += [
+        Row(
+            SECTION,
+            f"{peer.name} 1 thread, same network",
+            "events per second",
+            peer.rate,
+            "1/s",
+            repeats,
+            judged_by="expected events (b + d) N0 T",
+        ),
+        Row(
+            SECTION,
+            f"agent engine / {peer.name}, 1 thread",
+            "ratio",
+            one / peer.rate,
+            "",
+            repeats,
+            judged_by="events/s ratio in the same run",
+            ratio=one / peer.rate,
+            target=">= 1",
+            met=one >= peer.rate,
+        ),
+    ]
+    return out
 
 
 def rows(quick: bool) -> list[Row]:
-    """The suite's rows: events per second on 1 and all threads, and the ratio to rebop."""
+    """The suite's rows: events per second on 1 and all threads, the parallel efficiency, and
+    the ratio to each peer."""
     days, repeats = (5.0, 3) if quick else (20.0, 5)
     threads = numba.config.NUMBA_NUM_THREADS
     workload = f"agent engine, {CELLS} cells, b = d = {RATE}, 2 mutations, {days:g} days"
     one, _ = agent_rate(days, 4, 1, repeats)
     many, _ = agent_rate(days, 4 * threads, threads, repeats)
     numba.set_num_threads(threads)
+    efficiency = many / one / threads
     out = [
-        Row("agent", workload + ", 1 thread", "events per second", one, "1/s", repeats),
-        Row("agent", workload + f", {threads} threads", "events per second", many, "1/s", repeats),
+        Row(SECTION, workload + ", 1 thread", "events per second", one, "1/s", repeats),
+        Row(SECTION, workload + f", {threads} threads", "events per second", many, "1/s", repeats),
+        Row(
+            SECTION,
+            workload,
+            "parallel efficiency",
+            efficiency,
+            "",
+            repeats,
+            judged_by=f"events/s on {threads} threads / events/s on 1 thread / {threads}",
+            ratio=efficiency,
+            target=">= 0.85",
+            met=efficiency >= 0.85,
+        ),
     ]
-    peer = rebop_rate(days, repeats)
-    if peer is None:
-        out.append(
-            Row(
-                "agent",
-                "rebop (optional peer)",
-                "not installed",
-                float("nan"),
-                "",
-                0,
-                judged_by="pip install rebop to compare",
-            )
-        )
-    else:
-        out.append(
-            Row("agent", "rebop 1 thread, same network", "events per second", peer, "1/s", repeats)
-        )
-        out.append(
-            Row(
-                "agent",
-                "agent engine / rebop, 1 thread",
-                "ratio",
-                one / peer,
-                "",
-                repeats,
-                judged_by="events/s ratio in the same run",
-                ratio=one / peer,
-                target=">= 1",
-                met=one >= peer,
-            )
-        )
+    for peer in run_peers(days, repeats):
+        out += peer_rows(one, peer, repeats)
     return out
 
 
@@ -153,12 +166,17 @@ def main() -> None:
     )
     if threads > 1:
         many, _ = agent_rate(args.days, args.patients, threads, args.repeats)
-        print(f"  agent engine, {threads} threads:  {many / 1e6:6.1f} M events/s")
-    peer = rebop_rate(args.days, args.repeats)
-    if peer is None:
-        print("  rebop: not installed (optional: pip install rebop)")
-    else:
-        print(f"  rebop, 1 thread:          {peer / 1e6:6.1f} M events/s (expected events)")
+        print(
+            f"  agent engine, {threads} threads:  {many / 1e6:6.1f} M events/s "
+            f"(parallel efficiency {many / one / threads:.2f})"
+        )
+    for peer in run_peers(args.days, args.repeats):
+        label = f"  {peer.name}, 1 thread:".ljust(27)
+        if peer.rate is None:
+            print(f"{label} {peer.missing}")
+            continue
+        build = "" if peer.build_seconds is None else f"; build {peer.build_seconds:.1f} s apart"
+        print(f"{label} {peer.rate / 1e6:6.1f} M events/s (expected events{build})")
 
 
 if __name__ == "__main__":
