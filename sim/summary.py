@@ -30,6 +30,7 @@ def describe(scenario: Scenario) -> str:
     lines += [
         f"  {position}. {_line(line)}" for position, line in enumerate(scenario.lines, start=1)
     ] or ["  none: untreated"]
+    lines += _states(scenario)
     watch = scenario.monitoring
     visible = "set" if watch.visible_cells is not None else "default: 1% of the starting burden"
     lines.append(
@@ -61,6 +62,36 @@ def _tumor(tumor: Tumor) -> list[str]:
         lines.append(
             f"  starts from {number(tumor.treatment_start_cells)} cells ({clones}); treatment from "
             f"day 0; lethal at {number(tumor.lethal_cells)} cells"
+        )
+    return lines
+
+
+def _states(scenario: Scenario) -> list[str]:
+    """The sanctuary site and the persister phenotype, if the scenario has them."""
+    lines = []
+    site, persister = scenario.sanctuary, scenario.persister
+    if site:
+        start = (
+            f"{_percent(site.share)} of the initial cells"
+            if site.share
+            else "filled by migration from the primary site"
+        )
+        reach = ", ".join(f"{d.name} {_percent(site.exposure_of(d.name))}" for d in scenario.drugs)
+        lines.append(
+            f"Sanctuary: {start}; drugs act there at {reach or 'no drug'} of their effect; "
+            f"migration {number(site.migration_in)} in and {number(site.migration_out)} out per "
+            f"cell per day; {'seen' if site.visible else 'missed'} by scans"
+        )
+    if persister:
+        shielded = ", ".join(
+            f"{d.name} {_percent(persister.protection_from(d.name))}" for d in scenario.drugs
+        )
+        lines.append(
+            f"Persisters: cells switch in at {number(persister.switch_on)} per day (x "
+            f"{number(1 + persister.induction)} under a drug at full effect) and out at "
+            f"{number(persister.switch_off)}; they divide at {_percent(persister.birth_fraction)}"
+            f" and die at {_percent(persister.death_fraction)} of the tumour's rates; escape "
+            f"{shielded or 'no drug'} of each drug's effect"
         )
     return lines
 

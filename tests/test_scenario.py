@@ -165,6 +165,15 @@ def test_scenario_hash():
     assert scenario_hash(scenario.model_copy(update={"lines": scenario.lines[:1]})) != digest
 
 
+def test_describe_names_sites_and_phenotypes():
+    text = describe(load_scenario(HERE.parent / "scenarios" / "treatment" / "sanctuary.toml"))
+    assert "Sanctuary: 0.01% of the initial cells; drugs act there at A 20% of their" in text
+    assert "seen by scans" in text
+    text = describe(load_scenario(HERE.parent / "scenarios" / "treatment" / "persisters.toml"))
+    assert "Persisters: cells switch in at 0.002 per day (x 6 under a drug" in text
+    assert "escape A 100% of each drug's effect" in text
+
+
 def test_describe_summarises():
     text = describe(load_scenario(EXAMPLE))
     for part in ('"two-drugs"', "1000 patients", "seed 7", "resist_AB", "A + B", "56 days"):
