@@ -44,6 +44,10 @@ from kernels.random import binomial, poisson
 STACK_SIZE = 4096
 #: Moves (migration or phenotype switch) a cell can make within one step: there and back.
 MOVES_PER_STEP = 2
+#: Arrival-time groups of the cells that move within a step, when more than ``mutant_bins``
+#: move: one, at the median arrival time (the move rates keep a step's moves a small share of
+#: the clone, so the timing within the step matters to second order only).
+MOVE_GROUPS = 1
 
 
 @njit(cache=True)
@@ -79,23 +83,36 @@ def bin_time(span, net_rate, j, bins):
 
 @njit(cache=True)
 def _push_arrivals(
-    state, bins, stack_ints, stack_start, meta, child, parent, moved, count, net_rate, offset, span
+    state,
+    bins,
+    groups,
+    stack_ints,
+    stack_start,
+    meta,
+    child,
+    parent,
+    moved,
+    count,
+    net_rate,
+    offset,
+    span,
 ):
     """Queue ``count`` new cells of ``child`` arising over [offset, offset + span) at times of
-    density proportional to the parent lineage's size (e^(net_rate s)). More than ``bins``
-    are grouped into that many equal-probability arrival-time bins (multinomial counts), so a
-    step costs O(bins) however many cells a huge clone gives off."""
+    density proportional to the parent lineage's size (e^(net_rate s)). Up to ``bins`` cells
+    arrive at their own times; more are grouped into ``groups`` equal-probability
+    arrival-time bins (multinomial counts), so a step costs O(groups) however many cells a
+    huge clone gives off."""
     if count <= bins:
         for _ in range(count):
             start = offset + mutation_time(state, span, net_rate)
             _push(stack_ints, stack_start, meta, child, parent, moved, start, 1)
         return
     remaining = count
-    for j in range(bins):
-        group = remaining if j == bins - 1 else binomial(state, remaining, 1.0 / (bins - j))
+    for j in range(groups):
+        group = remaining if j == groups - 1 else binomial(state, remaining, 1.0 / (groups - j))
         remaining -= group
         if group > 0:
-            start = offset + bin_time(span, net_rate, j, bins)
+            start = offset + bin_time(span, net_rate, j, groups)
             _push(stack_ints, stack_start, meta, child, parent, moved, start, group)
 
 
@@ -133,6 +150,7 @@ def _push_offspring(
         _push_arrivals(
             state,
             bins,
+            bins,
             stack_ints,
             stack_start,
             meta,
@@ -152,6 +170,7 @@ def _push_offspring(
             _push_arrivals(
                 state,
                 bins,
+                MOVE_GROUPS,
                 stack_ints,
                 stack_start,
                 meta,
