@@ -12,7 +12,7 @@ it over hundreds of degrees of freedom and lose power).
 M is 1e5 on the compartment engine and 1e4 on the agent engine, with u scaled to keep m:
 the agent engine simulates every event, (b + d)/(b - d) M per tumour, and tens of thousands
 of tumours of 1e5 cells (4e9-6e9 events per case) would take 8-9 minutes per case on two
-shared cores (timed on 500 tumours); at 1e4, 25-35 s. The theory (a large-M limit) still
+shared cores (timed on 500 tumours); at 1e4, under 35 s. The theory (a large-M limit) still
 holds at 1e4: the exact law at that M (``_exact_pmf``) would be rejected by these tests at
 most 1.1 ALPHA of the time (``test_theory_holds_at_agent_size``; 0.00104 pure birth, 0.00103
 with death), and the compartment engine passes the agent's designs at M = 1e4 too (p = 0.033
