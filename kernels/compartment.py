@@ -311,10 +311,20 @@ def _net_rate(ints, reals, meta, total):
 
 @njit(cache=True)
 def compete(model, ints, reals, meta, exposure, cells):
-    """Set the birth factor of competition at a total of ``cells`` and every clone's rates."""
-    exposure[exposure.shape[0] - 1] = max(1.0 - cells / model.carrying_capacity, 0.0)
+    """Set the birth factor of competition at a total of ``cells`` and every clone's rates.
+
+    Returns the rate at which competition pulls the total back towards its equilibrium (the
+    births it removes per extra cell: the tumour's birth rate before crowding x cells / K).
+    """
+    factor = max(1.0 - cells / model.carrying_capacity, 0.0)
+    exposure[exposure.shape[0] - 1] = factor
+    births = 0.0
     for c in range(meta[USED]):
         set_rates(model, ints, reals, c, exposure)
+        births += reals[c, BIRTH] * ints[c, CELLS]
+    if factor == 0.0:
+        return 0.0
+    return births / factor / model.carrying_capacity
 
 
 @njit(cache=True)
@@ -325,8 +335,10 @@ def advance(
 
     Event by event below ``exact_below`` cells, exact transitions above. Under competition
     (a finite carrying capacity) birth is held constant within a step at its value for the
-    total predicted at mid-step, and steps change the total by at most ``max_total_change``;
-    event by event, it is exact (updated at every event). Returns (time, reason) with reason one of
+    total predicted at mid-step, steps change the total by at most ``max_total_change``, and
+    last at most ``max_total_change`` of the time competition takes to pull the total back to
+    its equilibrium (or the fluctuations around it would be too wide); event by event, it is
+    exact (updated at every event). Returns (time, reason) with reason one of
     reached-stop, reached-threshold, extinct.
     """
     aim = threshold * (1.0 + 0.5 * model.threshold_tolerance)
@@ -346,8 +358,9 @@ def advance(
             if reason != REACHED_STOP:
                 return t, reason
             continue
+        pull = 0.0
         if competing:
-            compete(model, ints, reals, meta, exposure, float(total))
+            pull = compete(model, ints, reals, meta, exposure, float(total))
         dt = _step_length(
             ints,
             reals,
@@ -360,6 +373,8 @@ def advance(
             model.max_switch_step,
             model.max_total_change,
         )
+        if pull > 0.0:  # the step holds birth constant: short against the pull's time scale
+            dt = min(dt, model.max_total_change / pull)
         if competing:
             middle = total * math.exp(0.5 * dt * _net_rate(ints, reals, meta, total))
             compete(model, ints, reals, meta, exposure, middle)
