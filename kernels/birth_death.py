@@ -14,7 +14,13 @@ import math
 
 import numba
 
-from kernels.random import binomial_pq, negative_binomial_pq, open_uniform
+from kernels.random import (
+    binomial_words,
+    load,
+    negative_binomial_words,
+    open_uniform,
+    store,
+)
 
 _SERIES_LIMIT = 1e-8
 
@@ -64,16 +70,19 @@ def transition(state, n, b, d, t):
     if n <= 0:
         return numba.int64(0)
     alpha, beta, one_minus_alpha, one_minus_beta = extinction_and_growth(b, d, t)
-    survivors = binomial_pq(state, n, one_minus_alpha, alpha)
-    return survivors + negative_binomial_pq(state, survivors, one_minus_beta, beta)
+    survivors, words = binomial_words(load(state), n, one_minus_alpha, alpha)
+    growth, words = negative_binomial_words(words, survivors, one_minus_beta, beta)
+    store(state, words)
+    return survivors + growth
 
 
 @numba.njit(cache=True)
 def log_mean(a, c):
     """Logarithmic mean (c - a) / (log c - log a) of non-negative a and c.
 
-    Equals a when a == c and 0 when either is 0; log1p of the ratio keeps it exact for a ~ c,
-    and the result is clamped to [min, max] against last-bit rounding.
+    Equals a when a == c and 0 when either is 0; the log of the ratio (one logarithm, two
+    only if the ratio overflows), or log1p of it for a ~ c, keeps it exact; the result is
+    clamped to [min, max] against last-bit rounding.
     Used to average an exponentially changing clone size over a step.
     """
     if a <= 0.0 or c <= 0.0:
@@ -83,7 +92,11 @@ def log_mean(a, c):
     if high == low:
         return low
     if high > 2.0 * low:
-        mean = (high - low) / (math.log(high) - math.log(low))
+        ratio = high / low
+        if ratio < math.inf:
+            mean = (high - low) / math.log(ratio)
+        else:
+            mean = (high - low) / (math.log(high) - math.log(low))
     else:
         x = (high - low) / low
         mean = low * x / math.log1p(x)
