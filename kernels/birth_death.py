@@ -60,7 +60,7 @@ def extinction_and_growth(b, d, t):
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def transition(state, n, b, d, t):
     """Exact count after time t of a linear birth-death clone of n cells.
 
@@ -103,7 +103,7 @@ def log_mean(a, c):
     return min(max(mean, low), high)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _uniform_time(state, t):
     """Uniform time in [0, t) for t > 0, redrawing the rare rounding to t."""
     while True:
@@ -112,7 +112,7 @@ def _uniform_time(state, t):
             return s
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def mutation_time(state, t, lam):
     """Time in [0, t) with density proportional to exp(lam s), by inversion (t > 0).
 

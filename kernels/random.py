@@ -27,9 +27,9 @@ _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
 _TWO_M52 = 1.0 / 4503599627370496.0  # 2**-52
 _LOG_SQRT_2PI = 0.91893853320467274178  # log(sqrt(2 pi))
 _TWO_PI = 6.283185307179586
-# Leva's (1992) ratio-of-uniforms normal: rectangle half-width > sqrt(2/e), centre and
+# Leva's (1992) ratio-of-uniforms normal: width of the v range (> 2 sqrt(2/e)), centre and
 # coefficients of the quadratic form, and its levels inside / outside the acceptance region.
-_LEVA_WIDTH = 1.7156
+LEVA_WIDTH = 1.7156
 _LEVA_S = 0.449871
 _LEVA_T = 0.386595
 _LEVA_A = 0.19600
@@ -44,13 +44,13 @@ def _rotl(x, k):
     return (x << numba.uint64(k)) | (x >> numba.uint64(64 - k))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def load(state):
     """The four words of a uint64[4] generator state, as a tuple."""
     return (state[0], state[1], state[2], state[3])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def store(state, words):
     """Write the tuple ``words`` back into the uint64[4] generator state."""
     state[0] = words[0]
@@ -87,6 +87,15 @@ def open_uniform_words(words):
 
 
 @numba.njit(cache=True)
+def leva_form(u, v):
+    """Leva's quadratic form of a point (u, v): below LEVA_INNER inside the ratio-of-uniforms
+    region v^2 <= -4 u^2 log u, above LEVA_OUTER outside it."""
+    x = u - _LEVA_S
+    y = abs(v) + _LEVA_T
+    return x * x + y * (_LEVA_A * y - _LEVA_B * x)
+
+
+@numba.njit(cache=True)
 def normal_words(words):
     """Standard normal variate by Leva's (1992) ratio of uniforms; and the words.
 
@@ -97,17 +106,15 @@ def normal_words(words):
     while True:
         u, words = open_uniform_words(words)
         r, words = open_uniform_words(words)
-        v = _LEVA_WIDTH * (r - 0.5)
-        x = u - _LEVA_S
-        y = abs(v) + _LEVA_T
-        q = x * x + y * (_LEVA_A * y - _LEVA_B * x)
+        v = LEVA_WIDTH * (r - 0.5)
+        q = leva_form(u, v)
         if q < LEVA_INNER:
             return v / u, words
         if q <= LEVA_OUTER and v * v <= -4.0 * u * u * math.log(u):
             return v / u, words
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def next_u64(state):
     """Next 64-bit output of xoshiro256** (Blackman & Vigna 2018); advances ``state``.
 
@@ -118,7 +125,7 @@ def next_u64(state):
     return x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def uniform(state):
     """Uniform float64 in [0, 1) from the top 53 bits of one xoshiro output."""
     u, words = uniform_words(load(state))
@@ -126,7 +133,7 @@ def uniform(state):
     return u
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def open_uniform(state):
     """Uniform float64 in the open interval (0, 1) (see ``open_uniform_words``)."""
     u, words = open_uniform_words(load(state))
@@ -134,13 +141,13 @@ def open_uniform(state):
     return u
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def exponential(state):
     """Exponential variate with rate 1, by inversion: -log(U) with U in (0, 1)."""
     return -math.log(open_uniform(state))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def normal(state):
     """Standard normal variate (Leva 1992, see ``normal_words``)."""
     z, words = normal_words(load(state))
@@ -209,7 +216,7 @@ def gamma_words(words, shape):
     return g * boost, words
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def gamma(state, shape):
     """Gamma variate with scale 1 and ``shape`` > 0 (see ``gamma_words``)."""
     g, words = gamma_words(load(state), shape)
@@ -328,7 +335,7 @@ def poisson_words(words, lam):
     return _poisson_ptrs(words, lam)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def poisson(state, lam):
     """Poisson(lam) variate, exact for lam in [0, 1e16] (see ``poisson_words``)."""
     k, words = poisson_words(load(state), lam)
@@ -444,7 +451,7 @@ def binomial_words(words, n, p, q):
     return _binomial_small_p(words, n, p, q)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def binomial_pq(state, n, p, q):
     """Binomial(n, p) variate given both p and q = 1 - p (see ``binomial_words``)."""
     k, words = binomial_words(load(state), n, p, q)
@@ -452,7 +459,7 @@ def binomial_pq(state, n, p, q):
     return k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def binomial(state, n, p):
     """Binomial(n, p) variate, exact for n in [0, 1e15] and p in [0, 1].
 
@@ -471,7 +478,7 @@ def _geometric_log(words, log_q):
     return numba.int64(math.floor(math.log(u) / log_q)), words
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def geometric_q(state, q):
     """Failures before the first success, failure probability q in [0, 1), by inversion."""
     if q <= 0.0:
@@ -502,7 +509,7 @@ def negative_binomial_words(words, r, p, q):
     return poisson_words(words, g * (q / p))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def negative_binomial_pq(state, r, p, q):
     """Failures before the r-th success, given p and q = 1 - p (see
     ``negative_binomial_words``)."""
@@ -511,13 +518,13 @@ def negative_binomial_pq(state, r, p, q):
     return k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def negative_binomial(state, r, p):
     """Failures before the r-th success with success probability p in (0, 1]."""
     return negative_binomial_pq(state, r, p, 1.0 - p)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def negative_binomial_q(state, r, q):
     """Failures before the r-th success with failure probability q = 1 - p in [0, 1)."""
     return negative_binomial_pq(state, r, 1.0 - q, q)
