@@ -8,6 +8,8 @@ So the new count is S + NegativeBinomial(S, 1 - beta) with S ~ Binomial(n, 1 - a
 All probabilities are computed together with their complements, without subtraction,
 from h = expm1(s t) / s and w = exp(s t) for the non-positive rate s = -|b - d|, so
 nothing overflows and nothing cancels at b >> d, d >> b, b == d, t = 0 or huge t.
+Functions taking the generator state are compiled without reference counting, as the
+samplers of kernels.random are.
 """
 
 import math

@@ -5,11 +5,12 @@ Every kernel is ``@numba.njit(cache=True)``, takes only scalars and numpy arrays
 device functions. The generator state is a ``uint64[4]`` array mutated in place.
 
 Inside the samplers the four state words travel as a tuple (``words``) that every helper
-takes and returns, read from the array once and written back once per public call: numba
-counts references to an array argument at each call of a compiled function (an atomic
-increment and decrement, shared by all threads reading views of one array), and a sampler
-calls several helpers per draw. The helpers that only choose an algorithm are inlined
-(``inline="always"``), so a result is not copied back through nested calls.
+takes and returns, read from the array once and written back once per public call; the
+helpers that only choose an algorithm are inlined (``inline="always"``), so a result is not
+copied back through nested calls. The public functions, which take the state array, are
+compiled without numba's reference counting (``_nrt=False``; they allocate nothing): it
+would add an atomic increment and decrement of the array's counter to every call, and the
+patients' states are views of one array, so all threads would update the same counter.
 
 Exactness at huge parameters (Poisson means up to 1e16, binomial n up to 1e15) relies on
 Loader's (2000) saddle-point form of the log-probabilities (``_stirlerr`` and ``_bd0``)
