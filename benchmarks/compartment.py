@@ -1,12 +1,17 @@
 """Compartment engine: patients per second, cost per clone-step against the draw-bound limit,
-and how the cost grows with tumour size, live clones, patients and threads."""
+and how the cost grows with tumour size, live clones, patients and threads.
+
+Run alone with ``python -m benchmarks.compartment [--quick]``.
+"""
+
+import argparse
 
 import numba
 import numpy as np
 
-from benchmarks.measure import ROOT, Row, median_seconds
-from kernels.birth_death import extinction_and_growth
-from kernels.model import P_CLONE_STEPS
+from benchmarks.measure import ROOT, Row, machine, median_seconds
+from kernels.birth_death import extinction_and_growth, transition
+from kernels.model import P_CLONE_STEPS, P_EVENTS
 from sim.compile import compile_model
 from sim.engine import run_compartment
 from sim.scenario import load_scenario, parse_scenario
@@ -16,12 +21,17 @@ SECTION = "compartment"
 
 
 def _timed_batch(model, patients: int, threads: int, repeats: int):
-    """Median seconds for a batch on ``threads`` threads, and the clone-steps it drew."""
+    """Median seconds for a batch on ``threads`` threads, and the clone-steps and cell events
+    (the event-by-event phase below ``exact_below`` cells) it drew."""
     numba.set_num_threads(threads)
     seconds, _ = median_seconds(lambda: run_compartment(model, 1, 0, patients), repeats)
     raw = run_compartment(model, 1, 0, patients)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    return seconds, float(raw.patients[:, P_CLONE_STEPS].sum())
+    return (
+        seconds,
+        float(raw.patients[:, P_CLONE_STEPS].sum()),
+        float(raw.patients[:, P_EVENTS].sum()),
+    )
 
 
 def two_drug_throughput(quick: bool) -> list[Row]:
@@ -31,8 +41,8 @@ def two_drug_throughput(quick: bool) -> list[Row]:
     run_compartment(model, 0, 0, 8)
     workload = f"two drugs, detection 1e9, {patients} patients"
     threads = numba.config.NUMBA_NUM_THREADS
-    one, steps = _timed_batch(model, patients, 1, repeats)
-    many, _ = _timed_batch(model, patients, threads, repeats)
+    one, steps, events = _timed_batch(model, patients, 1, repeats)
+    many, _, _ = _timed_batch(model, patients, threads, repeats)
     efficiency = one / many / threads
     return [
         Row(
@@ -67,41 +77,62 @@ def two_drug_throughput(quick: bool) -> list[Row]:
             one / steps * 1e9,
             "ns",
             repeats,
-            extra={"clone_steps_per_patient": steps / patients},
+            judged_by="whole patients (cell events from the first cell included) / clone-steps",
+            extra={
+                "clone_steps_per_patient": steps / patients,
+                "cell_events_per_patient": events / patients,
+            },
         ),
     ]
 
 
+BIRTH = 0.14
+
+
 def _step_parameters(count: int, rng: np.random.Generator):
-    """Clone sizes and step probabilities like those of the two-drug scenario's steps."""
+    """Clone sizes, death rates and step lengths like those of the two-drug scenario's steps
+    (birth rate ``BIRTH``), and each step's survival and stopping probabilities."""
     cells = np.exp(rng.uniform(np.log(1e2), np.log(1e11), count)).astype(np.int64)
-    deaths = rng.choice([0.13, 0.17, 0.21], count)
-    steps = rng.uniform(1.0, 10.0, count)
+    deaths = rng.choice([0.13, 0.17, 0.21], count)[:2000]
+    steps = rng.uniform(1.0, 10.0, count)[:2000]
     probabilities = np.array(
-        [
-            extinction_and_growth(0.14, d, t)
-            for d, t in zip(deaths[:2000], steps[:2000], strict=True)
-        ]
+        [extinction_and_growth(BIRTH, d, t) for d, t in zip(deaths, steps, strict=True)]
     )
     picks = rng.integers(0, len(probabilities), count)
-    return cells, probabilities[picks, 2], probabilities[picks, 3]
+    return cells, deaths[picks], steps[picks], probabilities[picks, 2], probabilities[picks, 3]
+
+
+@numba.njit(cache=True)
+def _transitions(state, cells, deaths, steps, out):
+    """The engine's exact transition for each clone in turn (the kernel's draws alone)."""
+    for i in range(cells.shape[0]):
+        out[i] = transition(state, cells[i], BIRTH, deaths[i], steps[i])
 
 
 def draw_bound(quick: bool, kernel_ns_per_step: float) -> list[Row]:
     """The cost of the draws a clone-step needs alone (numpy's vectorised generator draws one
-    binomial and one negative binomial per clone-step), against the kernel's whole step."""
+    binomial and one negative binomial per clone-step), against the kernel's whole step and
+    against the kernel's transition alone on the same clones."""
     count, repeats = (200_000, 3) if quick else (1_000_000, 5)
     rng = np.random.default_rng(0)
-    cells, survive, stop = _step_parameters(count, rng)
+    cells, deaths, steps, survive, stop = _step_parameters(count, rng)
 
     def draws():
         survivors = rng.binomial(cells, survive)
         rng.negative_binomial(np.maximum(survivors, 1), stop)
 
+    state = np.random.SeedSequence(0).generate_state(4, np.uint64)
+    out = np.empty(count, np.int64)
+
+    def kernel():
+        _transitions(state, cells, deaths, steps, out)
+
     draws()
+    kernel()
     seconds, _ = median_seconds(draws, repeats)
     bound = seconds / count * 1e9
     ratio = kernel_ns_per_step / bound
+    alone = median_seconds(kernel, repeats)[0] / count * 1e9
     return [
         Row(
             SECTION,
@@ -122,6 +153,16 @@ def draw_bound(quick: bool, kernel_ns_per_step: float) -> list[Row]:
             ratio=ratio,
             target="<= 2",
             met=ratio <= 2.0,
+        ),
+        Row(
+            SECTION,
+            "transition kernel alone (probabilities and draws), same clones as numpy's draws",
+            "ns per clone-step (draws alone)",
+            alone,
+            "ns",
+            repeats,
+            judged_by="transition kernel ns / numpy draws ns, same parameters",
+            ratio=alone / bound,
         ),
     ]
 
@@ -157,27 +198,53 @@ def _cells_model(cells: float, clones: int = 1, mutation_rate: float = 1e-7):
     return compile_model(scenario)
 
 
+def _size_curve(patients: int, repeats: int, exponents, mutation_rate: float) -> list[tuple]:
+    """(cells, seconds per patient, clone-steps per patient) from 10**e cells, all threads."""
+    curve = []
+    for exponent in exponents:
+        model = _cells_model(10.0**exponent, mutation_rate=mutation_rate)
+        run_compartment(model, 0, 0, 4)
+        seconds, steps, _ = _timed_batch(model, patients, numba.config.NUMBA_NUM_THREADS, repeats)
+        curve.append((10.0**exponent, seconds / patients, steps / patients))
+    return curve
+
+
+def _max_over_min(values) -> float:
+    return max(values) / min(values)
+
+
 def scaling(quick: bool) -> tuple[list[Row], dict]:
-    """Cost per patient against tumour size and patients; per clone-step against live clones."""
+    """Cost per patient against tumour size and patients; per clone-step against tumour size
+    and live clones.
+
+    A larger tumour makes more mutants, so more live clones and mutant groups per step: the
+    size curve reports the clone-steps per patient and the cost per clone-step beside the
+    cost per patient, and the same sizes with mutation off (one clone at every size).
+    """
     repeats = 3
     patients = 200 if quick else 1000
-    curves = {"size": [], "clones": [], "patients": []}
-    for exponent in range(3, 13, 3 if quick else 1):
-        model = _cells_model(10.0**exponent)
-        run_compartment(model, 0, 0, 4)
-        seconds, _ = median_seconds(lambda m=model: run_compartment(m, 1, 0, patients), repeats)
-        curves["size"].append((10.0**exponent, seconds / patients))
+    exponents = range(3, 13, 3 if quick else 1)
+    sizes = _size_curve(patients, repeats, exponents, 1e-7)
+    single = _size_curve(patients, repeats, exponents, 0.0)
+    curves = {
+        "size": [(cells, cost) for cells, cost, _ in sizes],
+        "size_per_clone_step": [(cells, cost / steps * 1e9) for cells, cost, steps in sizes],
+        "size_one_clone": [(cells, cost) for cells, cost, _ in single],
+        "clones": [],
+        "patients": [],
+    }
     for clones in (1, 4, 16, 64, 256):
         model = _cells_model(1e6 * clones, clones, mutation_rate=0.0)
         run_compartment(model, 0, 0, 4)
-        seconds, steps = _timed_batch(model, patients // 4, numba.config.NUMBA_NUM_THREADS, repeats)
+        seconds, steps, _ = _timed_batch(
+            model, patients // 4, numba.config.NUMBA_NUM_THREADS, repeats
+        )
         curves["clones"].append((clones, seconds / steps * 1e9))
     model = _cells_model(1e9)
     for count in (1, 10, 100, 1000, 10_000) if quick else (1, 10, 100, 1000, 10_000, 100_000):
         seconds, _ = median_seconds(lambda c=count: run_compartment(model, 1, 0, c), repeats)
         curves["patients"].append((count, seconds / count))
-    sizes = [cost for _, cost in curves["size"]]
-    flat = max(sizes) / min(sizes)
+    flat = _max_over_min([cost for _, cost in curves["size"]])
     rows = [
         Row(
             SECTION,
@@ -190,13 +257,39 @@ def scaling(quick: bool) -> tuple[list[Row], dict]:
             ratio=flat,
             target="<= 2",
             met=flat <= 2.0,
-            extra={"seconds_per_patient": curves["size"]},
+            extra={
+                "seconds_per_patient": curves["size"],
+                "clone_steps_per_patient": [(cells, steps) for cells, _, steps in sizes],
+            },
+        ),
+        Row(
+            SECTION,
+            "ns per clone-step, 1e3 .. 1e12 cells, 365 days",
+            "max / min",
+            _max_over_min([ns for _, ns in curves["size_per_clone_step"]]),
+            "",
+            repeats,
+            judged_by="same runs as the cost per patient, divided by their clone-steps",
+            extra={"ns_per_clone_step": curves["size_per_clone_step"]},
+        ),
+        Row(
+            SECTION,
+            "cost per patient, 1e3 .. 1e12 cells, 365 days, mutation off (one clone)",
+            "max / min",
+            _max_over_min([cost for _, cost in curves["size_one_clone"]]),
+            "",
+            repeats,
+            judged_by="slowest size / fastest size",
+            extra={
+                "seconds_per_patient": curves["size_one_clone"],
+                "clone_steps_per_patient": [(cells, steps) for cells, _, steps in single],
+            },
         ),
         Row(
             SECTION,
             "ns per clone-step, 1 .. 256 live clones",
             "max / min",
-            max(c for _, c in curves["clones"]) / min(c for _, c in curves["clones"]),
+            _max_over_min([ns for _, ns in curves["clones"]]),
             "",
             repeats,
             extra={"ns_per_clone_step": curves["clones"]},
@@ -212,3 +305,20 @@ def scaling(quick: bool) -> tuple[list[Row], dict]:
         ),
     ]
     return rows, curves
+
+
+def main() -> None:
+    from benchmarks.suite import markdown
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller workloads")
+    args = parser.parse_args()
+    rows = two_drug_throughput(args.quick)
+    kernel_ns = next(r.value for r in rows if r.figure == "ns per clone-step")
+    rows += draw_bound(args.quick, kernel_ns)
+    rows += scaling(args.quick)[0]
+    print(markdown(rows, machine()))
+
+
+if __name__ == "__main__":
+    main()

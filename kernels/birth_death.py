@@ -8,13 +8,21 @@ So the new count is S + NegativeBinomial(S, 1 - beta) with S ~ Binomial(n, 1 - a
 All probabilities are computed together with their complements, without subtraction,
 from h = expm1(s t) / s and w = exp(s t) for the non-positive rate s = -|b - d|, so
 nothing overflows and nothing cancels at b >> d, d >> b, b == d, t = 0 or huge t.
+Functions taking the generator state are compiled without reference counting, as the
+samplers of kernels.random are.
 """
 
 import math
 
 import numba
 
-from kernels.random import binomial_pq, negative_binomial_pq, open_uniform
+from kernels.random import (
+    binomial_words,
+    load,
+    negative_binomial_words,
+    open_uniform,
+    store,
+)
 
 _SERIES_LIMIT = 1e-8
 
@@ -54,7 +62,7 @@ def extinction_and_growth(b, d, t):
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def transition(state, n, b, d, t):
     """Exact count after time t of a linear birth-death clone of n cells.
 
@@ -64,16 +72,19 @@ def transition(state, n, b, d, t):
     if n <= 0:
         return numba.int64(0)
     alpha, beta, one_minus_alpha, one_minus_beta = extinction_and_growth(b, d, t)
-    survivors = binomial_pq(state, n, one_minus_alpha, alpha)
-    return survivors + negative_binomial_pq(state, survivors, one_minus_beta, beta)
+    survivors, words = binomial_words(load(state), n, one_minus_alpha, alpha)
+    growth, words = negative_binomial_words(words, survivors, one_minus_beta, beta)
+    store(state, words)
+    return survivors + growth
 
 
 @numba.njit(cache=True)
 def log_mean(a, c):
     """Logarithmic mean (c - a) / (log c - log a) of non-negative a and c.
 
-    Equals a when a == c and 0 when either is 0; log1p of the ratio keeps it exact for a ~ c,
-    and the result is clamped to [min, max] against last-bit rounding.
+    Equals a when a == c and 0 when either is 0; the log of the ratio (one logarithm, two
+    only if the ratio overflows), or log1p of it for a ~ c, keeps it exact; the result is
+    clamped to [min, max] against last-bit rounding.
     Used to average an exponentially changing clone size over a step.
     """
     if a <= 0.0 or c <= 0.0:
@@ -83,14 +94,18 @@ def log_mean(a, c):
     if high == low:
         return low
     if high > 2.0 * low:
-        mean = (high - low) / (math.log(high) - math.log(low))
+        ratio = high / low
+        if ratio < math.inf:
+            mean = (high - low) / math.log(ratio)
+        else:
+            mean = (high - low) / (math.log(high) - math.log(low))
     else:
         x = (high - low) / low
         mean = low * x / math.log1p(x)
     return min(max(mean, low), high)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _uniform_time(state, t):
     """Uniform time in [0, t) for t > 0, redrawing the rare rounding to t."""
     while True:
@@ -99,7 +114,7 @@ def _uniform_time(state, t):
             return s
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def mutation_time(state, t, lam):
     """Time in [0, t) with density proportional to exp(lam s), by inversion (t > 0).
 

@@ -78,6 +78,27 @@ def log_mean_reference(a: float, c: float) -> float:
         return float((c_ - a_) / (c_.ln() - a_.ln()))
 
 
+_PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
+
+
+def stirlerr_reference(n: int) -> float:
+    """log(n!) - log(sqrt(2 pi n) (n/e)^n) (Stirling's error, Loader 2000) in 60-digit
+    decimals, from the exact factorial."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        n_ = Decimal(n)
+        log_factorial = Decimal(math.factorial(n)).ln()
+        return float(log_factorial - (n_ + Decimal("0.5")) * n_.ln() + n_ - (2 * _PI).sqrt().ln())
+
+
+def bd0_reference(x: float, m: float) -> float:
+    """Deviance term x log(x / m) + m - x (Loader 2000) in 60-digit decimals."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        x_, m_ = Decimal(x), Decimal(m)
+        return float(x_ * (x_ / m_).ln() + m_ - x_)
+
+
 def mutation_time_cdf(s: np.ndarray, t: float, lam: float) -> np.ndarray:
     """CDF of the density proportional to exp(lam s) on [0, t): expm1(lam s) / expm1(lam t)."""
     if lam == 0:

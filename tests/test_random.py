@@ -10,6 +10,9 @@ eps = 5%, far above the ~60 needed for power 0.99 at level 1e-4 with <= 40 cells
 a 5% error in an exponential rate or normal scale moves the CDF by >= 0.012 while the
 critical distance at N = 2e5 and level 1e-4 is 0.0047. The z-tests of huge parameters have
 standard errors of ~0.2% (mean, in sd units) and ~0.3% (variance) against a 5% shift.
+The chi-square and KS tests of the samplers also run each sample against the law with a
+planted 5% error in its parameter (the smaller of p and 1 - p, the mean, or the scale) and
+must reject it at the same level.
 """
 
 import math
@@ -23,17 +26,27 @@ from scipy import stats
 
 from kernels import random as kr
 from tests.naive import (
+    bd0_reference,
     chi_square_pvalue,
     chi_square_scipy,
     mean_variance_z,
     seeded,
     standardized,
+    stirlerr_reference,
     xoshiro_next,
 )
 
 FAMILY_ALPHA = 1e-3
 N = 200_000
 N_HUGE = 50_000
+PLANTED = 1.05
+
+
+def planted_pq(p: float, q: float) -> tuple[float, float]:
+    """(p, q) with the smaller of the two multiplied by PLANTED (their sum stays 1)."""
+    if p <= q:
+        return p * PLANTED, 1.0 - p * PLANTED
+    return 1.0 - q * PLANTED, q * PLANTED
 
 
 def z_critical(cases: int) -> float:
@@ -146,6 +159,44 @@ def test_continuous_samplers_ks(name, which, shape, dist):
     assert stats.kstest(draws, dist.cdf).pvalue > FAMILY_ALPHA / len(CONTINUOUS)
 
 
+# A 5% error in the normal's scale or a gamma's shape (mean) moves the CDF by >= 0.012,
+# against a KS critical distance of 0.0047 at N = 2e5 and level 1e-4.
+PLANTED_CONTINUOUS = [
+    ("normal", 3, 1.0, stats.norm(scale=PLANTED)),
+    ("gamma1", 4, 1.0, stats.gamma(PLANTED)),
+    ("gamma5", 4, 5.0, stats.gamma(5.0 * PLANTED)),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "which", "shape", "wrong"), PLANTED_CONTINUOUS, ids=[c[0] for c in PLANTED_CONTINUOUS]
+)
+def test_continuous_ks_rejects_a_planted_error(name, which, shape, wrong):
+    draws = continuous(which, 10 + which, shape)
+    assert stats.kstest(draws, wrong.cdf).pvalue < FAMILY_ALPHA / len(CONTINUOUS)
+
+
+def leva_boundary_forms(points: int = 200_001) -> np.ndarray:
+    """Leva's quadratic form along the edge v = +-2 u sqrt(-log u) of the ratio-of-uniforms
+    region, u in (0, 1]."""
+    u = np.linspace(1.0 / points, 1.0, points)
+    v = 2.0 * u * np.sqrt(-np.log(u))
+    return np.array(
+        [kr.leva_form(a, b) for a, b in zip(u, v, strict=True)]
+        + [kr.leva_form(a, -b) for a, b in zip(u[::1000], v[::1000], strict=True)]
+    )
+
+
+def test_leva_levels_bracket_the_ratio_of_uniforms_region():
+    # The region's edge lies between the two levels, so a form below the inner level is
+    # inside and one above the outer level is outside; its v range fits in the rectangle.
+    forms = leva_boundary_forms()
+    assert kr.LEVA_INNER <= forms.min() and forms.max() <= kr.LEVA_OUTER
+    assert kr.LEVA_WIDTH / 2.0 >= math.sqrt(2.0 / math.e)
+    # The check can fail: levels moved by 1e-5 (a third of the margin) cut the edge.
+    assert forms.min() < kr.LEVA_INNER + 1e-5 and forms.max() > kr.LEVA_OUTER - 1e-5
+
+
 def test_gamma_huge_shape_mean_and_variance():
     shape = 1e13
     draws = continuous(4, 20, shape, size=N_HUGE)
@@ -155,13 +206,17 @@ def test_gamma_huge_shape_mean_and_variance():
 
 # --- Poisson --------------------------------------------------------------------------------
 
-POISSON_LAMS = [0.5, 5.0, 9.9, 10.0, 30.0, 1e4]
+# 0.2 and 0.5 take the zero without the exponential for U < 1 - lam; a 5% error in lam gives
+# the chi-square a noncentrality of N (0.05)^2 lam >= 100.
+POISSON_LAMS = [0.2, 0.5, 5.0, 9.9, 10.0, 30.0, 1e4]
 
 
 @pytest.mark.parametrize("lam", POISSON_LAMS)
 def test_poisson_chi_square(lam):
     draws = poisson_draws(lam, 30)
-    assert chi_square_scipy(draws, stats.poisson(lam)) > FAMILY_ALPHA / len(POISSON_LAMS)
+    level = FAMILY_ALPHA / len(POISSON_LAMS)
+    assert chi_square_scipy(draws, stats.poisson(lam)) > level
+    assert chi_square_scipy(draws, stats.poisson(lam * PLANTED)) < level
 
 
 @pytest.mark.parametrize("lam", [1e12, 1e16])
@@ -182,6 +237,8 @@ def test_poisson_nonpositive_mean_is_zero():
 # --- binomial -------------------------------------------------------------------------------
 
 BINOMIAL_CASES = [
+    (1, 0.3),
+    (1, 0.8),
     (5, 0.3),
     (100, 0.01),
     (1000, 0.5),
@@ -197,7 +254,9 @@ BINOMIAL_CASES = [
 def test_binomial_chi_square(n, p):
     draws = binomial_draws(n, p, 40)
     assert draws.min() >= 0 and draws.max() <= n
-    assert chi_square_scipy(draws, stats.binom(n, p)) > FAMILY_ALPHA / len(BINOMIAL_CASES)
+    level = FAMILY_ALPHA / len(BINOMIAL_CASES)
+    assert chi_square_scipy(draws, stats.binom(n, p)) > level
+    assert chi_square_scipy(draws, stats.binom(n, planted_pq(p, 1.0 - p)[0])) < level
 
 
 def test_binomial_pq_uses_the_exact_complement():
@@ -241,9 +300,9 @@ NEGATIVE_BINOMIAL_CASES = [
 @pytest.mark.parametrize(("r", "p", "q"), NEGATIVE_BINOMIAL_CASES)
 def test_negative_binomial_chi_square(r, p, q):
     draws = negative_binomial_draws(r, p, q, 50)
-    dist = stats.nbinom(r, p)
-    pvalue = chi_square_scipy(draws, dist)
-    assert pvalue > FAMILY_ALPHA / len(NEGATIVE_BINOMIAL_CASES)
+    level = FAMILY_ALPHA / len(NEGATIVE_BINOMIAL_CASES)
+    assert chi_square_scipy(draws, stats.nbinom(r, p)) > level
+    assert chi_square_scipy(draws, stats.nbinom(r, planted_pq(p, q)[0])) < level
 
 
 @pytest.mark.parametrize(("r", "p"), [(10**4, 1e-6), (10**13, 0.5), (7, 1e-9)])
@@ -276,6 +335,34 @@ def test_geometric_q_chi_square(q):
     # scipy's geom counts trials (support 1, 2, ...); failures are one fewer.
     ks = np.arange(0, int(stats.geom(1 - q).ppf(1 - 1e-9)))
     assert chi_square_pvalue(out, 0, stats.geom(1 - q).pmf(ks + 1)) > FAMILY_ALPHA / 2
+
+
+# --- log-probability terms ---------------------------------------------------------------
+
+# (x, m): v^2 = ((x - m) / (x + m))^2 below 1e-5 (four terms of the series), between 1e-5 and
+# 0.01 (nine terms), and beyond (the logarithm).
+BD0_POINTS = [
+    (1e6, 1e6 - 3.0),
+    (1e12 + 7.0, 1e12 - 1234.5),
+    (100.0, 99.5),
+    (100.0, 95.0),
+    (12.0, 11.0),
+    (1000.0, 830.0),
+    (3.0, 7.5),
+    (1e9, 1e6),
+]
+
+
+@pytest.mark.parametrize("n", [*range(1, 21), 30, 100, 1000])
+def test_stirlerr_matches_decimal_reference(n):
+    # A table up to 15; beyond, the series cut after n^-9, whose next term is 2.1e-14 of the
+    # value at n = 16 and smaller after.
+    assert kr._stirlerr(n) == pytest.approx(stirlerr_reference(n), rel=3e-14, abs=0.0)
+
+
+@pytest.mark.parametrize(("x", "m"), BD0_POINTS)
+def test_bd0_matches_decimal_reference(x, m):
+    assert kr._bd0(x, m, x - m) == pytest.approx(bd0_reference(x, m), rel=1e-14, abs=0.0)
 
 
 # --- properties ---------------------------------------------------------------------------
