@@ -30,7 +30,7 @@ from kernels.model import EXTINCT, MECHANISMS, REACHED_STOP, REACHED_THRESHOLD
 from kernels.random import uniform
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def place_cells(ints, meta, barcodes, starts):
     """Lay out the clone table's cells as unlabelled blocks (after the table was set anew)."""
     if barcodes.shape[0] == 0:
@@ -43,7 +43,7 @@ def place_cells(ints, meta, barcodes, starts):
     barcodes[:position] = -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def label_cells(meta, barcodes, starts):
     """Give every cell a distinct barcode 0 .. total - 1, unless the cells are labelled."""
     total = starts[meta[USED]] if barcodes.shape[0] > 0 else 0
@@ -53,7 +53,7 @@ def label_cells(meta, barcodes, starts):
         barcodes[i] = i
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def snapshot_lineages(ints, meta, barcodes, starts, moment, cells, resistant, mechanisms):
     """Per barcode at an output moment: its cells, those carrying any mechanism, and the
     union (bitwise or) of its cells' mechanisms. ``cells``, ``resistant``, ``mechanisms``
@@ -103,7 +103,7 @@ def _remove_cell(ints, meta, barcodes, starts, c, i):
     ints[c, CELLS] -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold):
     """Run the tumour cell by cell from ``t`` to ``t_stop``, extinction or ``threshold`` cells.
 

@@ -43,7 +43,7 @@ def new_table(slots):
     return ints, np.zeros((slots, REAL_COLUMNS), np.float64), np.zeros(META_SIZE, np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def find_slot(ints, reals, meta, genotype, now):
     """Index of the genotype's slot, or -1. Marks cells of it arising at ``now``: the day
     becomes the first-seen day of an absent lineage and can only move earlier for a live one.
@@ -56,7 +56,7 @@ def find_slot(ints, reals, meta, genotype, now):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def set_rates(model, ints, reals, c, exposure):
     """Rates of slot c under ``exposure`` (see kernels.model.PatientModel)."""
     b, d, u = exposed_rates(model, ints[c, GENOTYPE], exposure)
@@ -69,7 +69,7 @@ def set_rates(model, ints, reals, c, exposure):
     reals[c, RATE] = b + d + m + s
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def clone_slot(model, ints, reals, meta, genotype, parent, exposure, now):
     """Index of the genotype's slot, created with rates under ``exposure`` if new; -1 if full."""
     c = find_slot(ints, reals, meta, genotype, now)
@@ -88,7 +88,7 @@ def clone_slot(model, ints, reals, meta, genotype, parent, exposure, now):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def total_cells(ints, meta):
     """Cells in all clones."""
     total = 0
@@ -97,7 +97,7 @@ def total_cells(ints, meta):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def gained_mechanism(mutation_rate, genotype, u):
     """The mechanism a mutant daughter gains, given a uniform ``u`` below the total rate."""
     acc = 0.0
@@ -176,7 +176,7 @@ def crowding(capacity, total):
     return max(1.0 - total / capacity, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold):
     """Gillespie direct method until ``t_stop``, extinction, ``threshold`` or ``exact_below``.
 

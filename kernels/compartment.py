@@ -56,7 +56,7 @@ def new_stack(size):
     return np.zeros((size, 4), np.int64), np.zeros(size, np.float64)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _push(stack_ints, stack_start, meta, genotype, parent, moved, start, cells):
     """Queue a group of ``cells`` new cells of ``genotype`` arising at ``start`` in the step."""
     top = meta[STACK_TOP]
@@ -71,7 +71,7 @@ def _push(stack_ints, stack_start, meta, genotype, parent, moved, start, cells):
     meta[STACK_TOP] = top + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def bin_time(span, net_rate, j, bins):
     """Median arrival time in bin j of ``bins`` equal-probability bins of density ~ e^(r s)."""
     q = (j + 0.5) / bins
@@ -81,7 +81,7 @@ def bin_time(span, net_rate, j, bins):
     return math.log1p(q * math.expm1(x)) / net_rate
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _push_arrivals(
     state,
     bins,
@@ -116,7 +116,7 @@ def _push_arrivals(
             _push(stack_ints, stack_start, meta, child, parent, moved, start, group)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _push_offspring(
     state,
     mutation_rate,
@@ -184,7 +184,7 @@ def _push_offspring(
             )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _grow(state, reals, meta, c, cells, span, moved):
     """Exact birth-death transition of ``cells`` cells of clone c over ``span``.
 
@@ -203,7 +203,7 @@ def _grow(state, reals, meta, c, cells, span, moved):
     return end, log_mean(float(cells), float(end)) * span, keep - lose
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, dt):
     """Advance every clone by the exact transition over ``dt`` with new cells placed inside."""
     mutation_rate = model.mutation_rate
@@ -264,7 +264,7 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
         )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _step_length(
     ints, reals, meta, total, dt, threshold, aim, max_log_growth, max_switch_step, max_total_change
 ):
@@ -297,7 +297,7 @@ def _step_length(
     return dt
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _net_rate(ints, reals, meta, total):
     """Relative growth rate of the whole tumour under the clones' current rates (moves
     between states leave the total unchanged)."""
@@ -309,7 +309,7 @@ def _net_rate(ints, reals, meta, total):
     return net / total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def compete(model, ints, reals, meta, exposure, cells):
     """Set the birth factor of competition at a total of ``cells`` and every clone's rates.
 
@@ -327,7 +327,7 @@ def compete(model, ints, reals, meta, exposure, cells):
     return births / factor / model.carrying_capacity
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def advance(
     state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, t_stop, threshold
 ):
