@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -81,7 +82,15 @@ def run_suite(quick: bool, out: Path) -> str:
                 "curves": curves,
             },
             indent=2,
+            default=_plain,
         )
         + "\n"
     )
     return table
+
+
+def _plain(value: object) -> object:
+    """JSON form of the numpy scalars that figures and judgements come out as."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to bench.json")
