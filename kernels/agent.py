@@ -21,7 +21,7 @@ from kernels.clones import (
     OVERFLOW,
     USED,
     clone_slot,
-    crowding,
+    crowd,
     daughter_genotype,
     moved_genotype,
     next_event,
@@ -135,8 +135,8 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
         if t >= t_stop:
             t, reason = t_stop, REACHED_STOP
             break
-        factor = crowding(capacity, total)
-        t, chosen, kind = next_event(state, ints, reals, used, t, t_stop, factor)
+        crowd(reals, used, capacity, total)
+        t, chosen, kind = next_event(state, ints, reals, used, t, t_stop)
         if chosen < 0:
             t, reason = t_stop, REACHED_STOP
             break

@@ -113,18 +113,16 @@ def gained_mechanism(mutation_rate, genotype, u):
 
 
 @njit(cache=True, inline="always")
-def next_event(state, ints, reals, used, t, t_stop, crowding):
+def next_event(state, ints, reals, used, t, t_stop):
     """Gillespie's direct method: the time of the next event, its clone, and what its cell does
-    (DIVIDES, DIES, MIGRATES or SWITCHES), with every birth rate times ``crowding`` (the
-    competition factor at the current total; 1 without competition).
+    (DIVIDES, DIES, MIGRATES or SWITCHES), from the clones' total rates (RATE).
 
     Returns (t_stop, -1, DIVIDES) when no event happens before ``t_stop``. Shared by the
     clone-table simulation below and the agent engine (Gillespie 1977, J. Phys. Chem. 81:2340).
     """
-    crowded = crowding - 1.0
     rate = 0.0
     for c in range(used):
-        rate += (reals[c, RATE] + crowded * reals[c, BIRTH]) * ints[c, CELLS]
+        rate += reals[c, RATE] * ints[c, CELLS]
     if rate <= 0.0:
         return t_stop, -1, DIVIDES
     t_next = t + exponential(state) / rate
@@ -133,18 +131,22 @@ def next_event(state, ints, reals, used, t, t_stop, crowding):
     target = uniform(state) * rate
     chosen = -1
     for c in range(used):
-        weight = (reals[c, RATE] + crowded * reals[c, BIRTH]) * ints[c, CELLS]
+        weight = reals[c, RATE] * ints[c, CELLS]
         if weight > 0.0:
             chosen = c
             if target < weight:
                 break
             target -= weight
     n = ints[chosen, CELLS]
-    for kind, column in ((DIES, DEATH), (MIGRATES, MIGRATE), (SWITCHES, SWITCH)):
-        weight = reals[chosen, column] * n
-        if target < weight:
-            return t_next, chosen, kind
-        target -= weight
+    dies = reals[chosen, DEATH] * n
+    if target < dies:
+        return t_next, chosen, DIES
+    target -= dies
+    migrates = reals[chosen, MIGRATE] * n
+    if target < migrates:
+        return t_next, chosen, MIGRATES
+    if target - migrates < reals[chosen, SWITCH] * n:
+        return t_next, chosen, SWITCHES
     return t_next, chosen, DIVIDES
 
 
@@ -169,11 +171,16 @@ def moved_genotype(genotype, kind):
 
 
 @njit(cache=True, inline="always")
-def crowding(capacity, total):
-    """Factor on birth rates under competition at ``total`` cells (1 without competition)."""
+def crowd(reals, used, capacity, total):
+    """Under competition (a finite ``capacity``), set every clone's total rate with its birth
+    rate (which must be the one without competition) times the crowding factor at ``total``
+    cells; called before every event, it makes competition exact."""
     if capacity == np.inf:
-        return 1.0
-    return max(1.0 - total / capacity, 0.0)
+        return
+    factor = max(1.0 - total / capacity, 0.0)
+    for c in range(used):
+        reals[c, RATE] = reals[c, BIRTH] * factor + reals[c, DEATH] + reals[c, MIGRATE]
+        reals[c, RATE] += reals[c, SWITCH]
 
 
 @njit(cache=True, _nrt=False)
@@ -195,8 +202,8 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             return t, REACHED_THRESHOLD
         if total >= exact_below:
             return t, REACHED_STOP
-        factor = crowding(capacity, total)
-        t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop, factor)
+        crowd(reals, meta[USED], capacity, total)
+        t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop)
         if chosen < 0:
             return t_stop, REACHED_STOP
         meta[EVENTS] += 1
