@@ -112,7 +112,7 @@ def batch_throughput(quick: bool) -> list[Row]:
         rows.append(
             Row(
                 SECTION,
-                f"refractory run {path.name}",
+                f"refractory run {path.name}, {patients} patients",
                 "peak resident memory",
                 large["max_rss_kib"] / 1024,
                 "MiB",
@@ -122,6 +122,17 @@ def batch_throughput(quick: bool) -> list[Row]:
                     "small_batch_mib": small["max_rss_kib"] / 1024,
                     "small_batch_patients": few,
                 },
+            )
+        )
+        rows.append(
+            Row(
+                SECTION,
+                f"refractory run {path.name}, {few} and {patients} patients",
+                "peak resident memory per patient",
+                (large["max_rss_kib"] - small["max_rss_kib"]) / (patients - few),
+                "KiB",
+                1,
+                judged_by="difference of the two batch sizes' peaks / difference of patients",
             )
         )
     return rows
