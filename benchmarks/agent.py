@@ -17,7 +17,7 @@ import time
 
 import numba
 
-from benchmarks.measure import Row
+from benchmarks.measure import Row, efficiency_row
 from benchmarks.peers import CELLS, MUTATION, RATE, PeerResult, run_peers
 from kernels.model import P_EVENTS
 from sim.compile import compile_model
@@ -130,17 +130,12 @@ def rows(quick: bool) -> list[Row]:
     out = [
         Row(SECTION, workload + ", 1 thread", "events per second", one, "1/s", repeats),
         Row(SECTION, workload + f", {threads} threads", "events per second", many, "1/s", repeats),
-        Row(
+        efficiency_row(
             SECTION,
             workload,
-            "parallel efficiency",
             efficiency,
-            "",
             repeats,
-            judged_by=f"events/s on {threads} threads / events/s on 1 thread / {threads}",
-            ratio=efficiency,
-            target=">= 0.85",
-            met=efficiency >= 0.85,
+            f"events/s on {threads} threads / events/s on 1 thread / {threads}",
         ),
     ]
     for peer in run_peers(days, repeats):

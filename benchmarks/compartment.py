@@ -9,7 +9,7 @@ import argparse
 import numba
 import numpy as np
 
-from benchmarks.measure import ROOT, Row, machine, median_seconds
+from benchmarks.measure import ROOT, Row, efficiency_row, machine, median_seconds
 from kernels.birth_death import extinction_and_growth, transition
 from kernels.model import P_CLONE_STEPS, P_EVENTS
 from sim.compile import compile_model
@@ -58,17 +58,12 @@ def two_drug_throughput(quick: bool) -> list[Row]:
             target=">= 1,000 (core), >= 2,000 writing included (goal)",
             met=patients / many >= 1000,
         ),
-        Row(
+        efficiency_row(
             SECTION,
             workload,
-            "parallel efficiency",
             efficiency,
-            "",
             repeats,
-            judged_by=f"t(1 thread) / t({threads} threads) / {threads}",
-            ratio=efficiency,
-            target=">= 0.85",
-            met=efficiency >= 0.85,
+            f"t(1 thread) / t({threads} threads) / {threads}",
         ),
         Row(
             SECTION,

@@ -33,6 +33,26 @@ class Row:
         return asdict(self)
 
 
+#: Parallel efficiency the suite aims at on all threads.
+EFFICIENCY_TARGET = 0.85
+
+
+def efficiency_row(section: str, workload: str, efficiency: float, repeats: int, how: str) -> Row:
+    """The parallel-efficiency row of a workload, judged against EFFICIENCY_TARGET."""
+    return Row(
+        section,
+        workload,
+        "parallel efficiency",
+        efficiency,
+        "",
+        repeats,
+        judged_by=how,
+        ratio=efficiency,
+        target=f">= {EFFICIENCY_TARGET}",
+        met=bool(efficiency >= EFFICIENCY_TARGET),
+    )
+
+
 def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
     """Median wall time of ``repeats`` calls of ``run`` (after the caller has warmed it up)."""
     times = []

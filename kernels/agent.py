@@ -20,11 +20,9 @@ from kernels.clones import (
     GENOTYPE,
     OVERFLOW,
     USED,
-    clone_slot,
     crowd,
-    daughter_genotype,
-    moved_genotype,
     next_event,
+    receiving_slot,
 )
 from kernels.model import EXTINCT, MECHANISMS, REACHED_STOP, REACHED_THRESHOLD
 from kernels.random import uniform
@@ -117,7 +115,6 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
     """
     label_at = model.barcode_cells
     capacity = model.carrying_capacity
-    mutation_rate = model.mutation_rate
     labelled = label_at <= 0.0 or barcodes.shape[0] == 0
     events = 0  # counted locally, stored once: a store per event costs measurably
     while True:
@@ -146,29 +143,17 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
         if kind == DIES:
             _remove_cell(ints, meta, barcodes, starts, chosen, i)
             continue
-        genotype = ints[chosen, GENOTYPE]
-        if kind != DIVIDES:
-            target = moved_genotype(genotype, kind)
-            s = clone_slot(model, ints, reals, meta, target, genotype, exposure, t)
-            if s < 0:
-                continue
-            if meta[USED] > used:
-                starts[meta[USED]] = starts[used]
-            barcode = barcodes[i]
-            _remove_cell(ints, meta, barcodes, starts, chosen, i)
-            _add_cell(ints, meta, barcodes, starts, s, barcode)
-            continue
-        if total == barcodes.shape[0]:
+        if kind == DIVIDES and total == barcodes.shape[0]:
             meta[OVERFLOW] = 1
             continue
-        s = chosen
-        child = daughter_genotype(state, mutation_rate, ints, reals, chosen)
-        if child >= 0:
-            s = clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
-            if s < 0:
-                continue
-            if meta[USED] > used:
-                starts[meta[USED]] = starts[used]
-        _add_cell(ints, meta, barcodes, starts, s, barcodes[i])
+        s = receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t)
+        if s < 0:
+            continue
+        if meta[USED] > used:
+            starts[meta[USED]] = starts[used]
+        barcode = barcodes[i]
+        if kind != DIVIDES:  # a move: the cell leaves its block with its barcode
+            _remove_cell(ints, meta, barcodes, starts, chosen, i)
+        _add_cell(ints, meta, barcodes, starts, s, barcode)
     meta[EVENTS] += events
     return t, reason

@@ -150,8 +150,6 @@ def next_event(state, ints, reals, used, t, t_stop):
     return t_next, chosen, DIVIDES
 
 
-# The per-event helpers below take no PatientModel: passing the model (a tuple of many arrays)
-# into inlined code costs a reference count per array at every event.
 @njit(cache=True, inline="always")
 def daughter_genotype(state, mutation_rate, ints, reals, parent):
     """Genotype of the new daughter of a division in slot ``parent``: -1 for the parent's
@@ -164,10 +162,19 @@ def daughter_genotype(state, mutation_rate, ints, reals, parent):
 
 
 @njit(cache=True, inline="always")
-def moved_genotype(genotype, kind):
-    """The state a cell of ``genotype`` moves to: the other site (MIGRATES) or the other
-    phenotype (SWITCHES)."""
-    return genotype ^ (SANCTUARY if kind == MIGRATES else PERSISTER)
+def receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t):
+    """Slot that receives the cell an event in slot ``chosen`` makes or moves: for a division
+    the parent's own or (with its mutation probability) a mutant's; for a migration or a
+    switch the slot of the other site or phenotype; -1 if the table is full. Inlined into
+    loops compiled without reference counting, so passing the model costs nothing."""
+    genotype = ints[chosen, GENOTYPE]
+    if kind == DIVIDES:
+        target = daughter_genotype(state, model.mutation_rate, ints, reals, chosen)
+        if target < 0:
+            return chosen
+    else:
+        target = genotype ^ (SANCTUARY if kind == MIGRATES else PERSISTER)
+    return clone_slot(model, ints, reals, meta, target, genotype, exposure, t)
 
 
 @njit(cache=True, inline="always")
@@ -194,7 +201,6 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
     total = total_cells(ints, meta)
     exact_below = model.exact_below
     capacity = model.carrying_capacity
-    mutation_rate = model.mutation_rate
     while True:
         if total == 0:
             return t, EXTINCT
@@ -211,19 +217,11 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             ints[chosen, CELLS] -= 1
             total -= 1
             continue
-        genotype = ints[chosen, GENOTYPE]
-        if kind != DIVIDES:
-            target = moved_genotype(genotype, kind)
-            s = clone_slot(model, ints, reals, meta, target, genotype, exposure, t)
-            if s >= 0:
-                ints[chosen, CELLS] -= 1
-                ints[s, CELLS] += 1
+        s = receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t)
+        if s < 0:
             continue
-        s = chosen
-        child = daughter_genotype(state, mutation_rate, ints, reals, chosen)
-        if child >= 0:
-            s = clone_slot(model, ints, reals, meta, child, genotype, exposure, t)
-            if s < 0:
-                continue
         ints[s, CELLS] += 1
-        total += 1
+        if kind == DIVIDES:
+            total += 1
+        else:  # a move: the cell leaves its slot
+            ints[chosen, CELLS] -= 1
