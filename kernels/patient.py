@@ -192,9 +192,56 @@ def _category(measured, baseline, partial_response_decrease):
 
 
 @njit(cache=True)
+def new_workspace(model):
+    """One patient's scratch arrays, as the tuple ``simulate_patient`` takes: the clone table
+    (ints, reals, meta), the pending-cells stack, the agent engine's cells (barcodes, block
+    starts), the exposure vector and the dosed drugs' levels, dose days and next doses."""
+    ints, reals, meta = new_table(model.max_clones)
+    stack_ints, stack_start = new_stack(STACK_SIZE)
+    nd = model.drug_max_effect.shape[0]
+    return (
+        ints,
+        reals,
+        meta,
+        stack_ints,
+        stack_start,
+        np.empty(model.agent_cells, np.int32),
+        np.empty(model.max_clones + 1, np.int64),
+        np.empty(nd + 2),
+        np.empty(nd),
+        np.empty(nd),
+        np.empty(nd),
+    )
+
+
+@njit(cache=True)
+def _reset(model, work):
+    """Clear a workspace for a new patient (it may hold the last one's state), without
+    allocating, so that compiled GPU code can reuse preallocated rows."""
+    ints, reals, meta, _, _, _, starts, exposure, level, dosed_at, next_dose = work
+    for c in range(ints.shape[0]):
+        for j in range(ints.shape[1]):
+            ints[c, j] = 0
+        for j in range(reals.shape[1]):
+            reals[c, j] = 0.0
+    for j in range(meta.shape[0]):
+        meta[j] = 0
+    for c in range(starts.shape[0]):
+        starts[c] = 0
+    untreated = model.line_exposure[-1]
+    for j in range(exposure.shape[0]):
+        exposure[j] = untreated[j]
+    for j in range(level.shape[0]):
+        level[j] = 0.0
+        dosed_at[j] = 0.0
+        next_dose[j] = np.inf
+
+
+@njit(cache=True)
 def simulate_patient(
     state,
     model,
+    work,
     patient,
     lines,
     snap_day,
@@ -210,6 +257,9 @@ def simulate_patient(
     scans,
 ):
     """Simulate one patient from the first cell (or the given clones) to cure, death or horizon.
+
+    ``work`` is a workspace (``new_workspace``), cleared here: nothing is allocated, so the
+    same code compiles for the GPU (kernels.gpu).
 
     Writes the patient row (P_* columns), one row per line received (L_* columns), clone
     snapshots at treatment start (moment 0), at each line's progression (moment l + 1) and at
@@ -227,13 +277,10 @@ def simulate_patient(
     progression then opens the next line. Rates are refilled whenever the exposure changes and
     held constant over steps while a dosed drug's concentration moves (kernels.treatment).
     """
-    ints, reals, meta = new_table(model.max_clones)
-    stack_ints, stack_start = new_stack(STACK_SIZE)
-    barcodes = np.empty(model.agent_cells, np.int32)
-    starts = np.zeros(model.max_clones + 1, np.int64)
+    _reset(model, work)
+    ints, reals, meta, stack_ints, stack_start, barcodes, starts = work[:7]
+    exposure, level, dosed_at, next_dose = work[7:]
     n_lines = model.line_drugs.shape[0]
-    nd = model.drug_max_effect.shape[0]
-    exposure = model.line_exposure[-1].copy()
     lethal = model.lethal_cells
     patient[P_CURED] = 0.0
     patient[P_LETHAL] = 0.0
@@ -287,9 +334,6 @@ def simulate_patient(
     last_scan_day = t
     first = last_measured if last_measured >= model.visible_cells else 0.0
     scan_row = _record_scan(scans, 0, 0.0, 0, first, total, False)
-    level = np.zeros(nd)
-    dosed_at = np.zeros(nd)
-    next_dose = np.full(nd, np.inf)
     stale = False  # the exposure must be refilled before the next advance
     refractory = False
     line = -1
@@ -550,6 +594,7 @@ def simulate_batch(
             simulate_patient(
                 states[p],
                 model,
+                new_workspace(model),
                 patients[p],
                 lines[p],
                 snap_day[p],
@@ -568,6 +613,7 @@ def simulate_batch(
             simulate_patient(
                 states[p],
                 model,
+                new_workspace(model),
                 patients[p],
                 lines[p],
                 snap_day[p],
