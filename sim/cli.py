@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         "--chunk-size",
         type=_positive,
         default=None,
-        help="patients per chunk written (default 2000)",
+        help="patients per chunk written (default 2000; 100000 on the GPU)",
     )
     run.add_argument(
         "--trace",
@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         help="record every clone at every scan for the first K patients (default 20)",
     )
     run.add_argument("--threads", type=_positive, help="threads (default: all cores)")
+    run.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="where the compartment engine runs: cpu (default) or gpu (CUDA, numba-cuda)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     check = commands.add_parser("check", help="validate a scenario file and summarise it")
@@ -117,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> None:
-    from sim.batch import DEFAULT_CHUNK, DEFAULT_TRACE, run_batch
+    from sim.batch import DEFAULT_CHUNK, DEFAULT_GPU_CHUNK, DEFAULT_TRACE, run_batch
     from sim.scenario import load_scenario, with_overrides
 
     scenario = with_overrides(
@@ -133,9 +139,11 @@ def _run(args) -> None:
         out,
         source=str(args.scenario),
         patient_range=args.patient_range,
-        chunk_size=args.chunk_size or DEFAULT_CHUNK,
+        chunk_size=args.chunk_size
+        or (DEFAULT_GPU_CHUNK if args.device == "gpu" else DEFAULT_CHUNK),
         trace=DEFAULT_TRACE if args.trace is None else args.trace,
         progress=None if not args.quiet else False,
+        device=args.device,
     )
     if not args.quiet:
         _print_summary(out)

@@ -187,6 +187,65 @@ def run_agent(model: PatientModel, seed: int, first: int, count: int, trace: int
     return replace(chunk, **lineages)
 
 
+def run_compartment_gpu(
+    model: PatientModel, seed: int, first: int, count: int, trace: int = 0
+) -> RawChunk:
+    """The compartment engine on a CUDA GPU (kernels.gpu), one patient per thread: the CPU
+    engine's results for the same seed. Launches as many patients at once as half the GPU's
+    free memory holds."""
+    from kernels.gpu import patients_per_launch, simulate_batch_gpu
+
+    chunk = allocate_chunk(model, first, count, trace)
+    per_patient = sum(getattr(chunk, name)[:1].nbytes for name in PATIENT_OUTPUTS)
+    step = patients_per_launch(model, per_patient, count)
+    for a in range(0, count, step):
+        b = min(a + step, count)
+        simulate_batch_gpu(
+            patient_states(seed, first + a, b - a),
+            model,
+            *(getattr(chunk, name)[a:b] for name in PATIENT_OUTPUTS),
+        )
+    return chunk
+
+
+#: RawChunk arrays with a row per patient that the GPU kernel fills, in its argument order.
+PATIENT_OUTPUTS = (
+    "patients",
+    "lines",
+    "snap_day",
+    "snap_cells",
+    "snap_first",
+    "genotypes",
+    "trace_day",
+    "trace_line",
+    "trace_cells",
+    "scans",
+)
+
+#: Where an engine can run: its function by (engine, device).
+DEVICES = ("cpu", "gpu")
+
+
+def engine_runner(
+    engine: str, device: str
+) -> Callable[[PatientModel, int, int, int, int], RawChunk]:
+    """The function that runs ``engine`` on ``device`` ("cpu" or "gpu"; the GPU runs the
+    compartment engine only). Raises ValueError with the reason when it cannot."""
+    if device == "cpu":
+        return ENGINES[engine]
+    if engine != "compartment":
+        raise ValueError(
+            f"the GPU runs the compartment engine only, and this scenario asks for the "
+            f"{engine} engine"
+        )
+    from kernels.gpu import gpu_problem
+
+    problem = gpu_problem()
+    if problem:
+        raise ValueError(problem)
+    return run_compartment_gpu
+
+
 #: Engines by the name used in scenario files and on the command line.
 ENGINES: dict[str, Callable[[PatientModel, int, int, int, int], RawChunk]] = {
     "compartment": run_compartment,

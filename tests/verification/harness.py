@@ -1,8 +1,9 @@
 """Running the engines for the verification tests, with optional planted errors.
 
-Only the public API is used: parse_scenario -> compile_model -> ENGINES[engine] ->
-tables_from_chunk. A planted error multiplies one rate of the compiled model (the
-simulation is then wrong on purpose while the tests still compare with the true theory).
+Only the public API is used: parse_scenario -> compile_model -> ENGINES[engine] (or
+engine_runner for the GPU) -> tables_from_chunk. A planted error multiplies one rate of the
+compiled model (the simulation is then wrong on purpose while the tests still compare with
+the true theory).
 """
 
 from typing import Any
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from sim.compile import AGENT_MAX_CELLS, compile_model
-from sim.engine import ENGINES
+from sim.engine import ENGINES, engine_runner
 from sim.results import TABLES, Tables, tables_from_chunk
 from sim.scenario import Scenario, parse_scenario
 
@@ -23,9 +24,19 @@ PLANTED = 0.05
 #: The two cases of every verification test: the true model and a planted 5% rate error.
 CASES = [None, PLANTED]
 CASE_IDS = ["true-model", "planted-5pct"]
+
+
 #: The engines every theory test runs on; the agent engine's runs are under ``verify`` unless
-#: a test lists it as fast.
-ENGINE_NAMES = tuple(ENGINES)
+#: a test lists it as fast. "gpu" (the compartment engine on a GPU) joins where numba finds one.
+def _gpu_found() -> bool:
+    try:
+        engine_runner("compartment", "gpu")
+    except ValueError:
+        return False
+    return True
+
+
+ENGINE_NAMES = tuple(ENGINES) + (("gpu",) if _gpu_found() else ())
 
 
 def engine_params(fast: tuple[str, ...] = ("compartment",)) -> list:
@@ -73,7 +84,7 @@ def simulate(
     """
     capped = engine == "agent" and sc.tumor.lethal_cells > AGENT_MAX_CELLS
     data = sc.to_dict()
-    data["scenario"]["engine"] = engine
+    data["scenario"]["engine"] = "compartment" if engine == "gpu" else engine
     if capped:
         data["tumor"]["lethal_cells"] = AGENT_MAX_CELLS
         if sc.tumor.start == "cells":  # detection_cells plays no part; keep it below lethal
@@ -84,9 +95,10 @@ def simulate(
         model = plant(model, *planted)
     if exact_below is not None:
         model = model._replace(exact_below=float(exact_below))
+    run = engine_runner("compartment", "gpu") if engine == "gpu" else ENGINES[engine]
     parts = []
     for first in range(0, patients, chunk):
-        raw = ENGINES[engine](model, seed, first, min(chunk, patients - first))
+        raw = run(model, seed, first, min(chunk, patients - first))
         parts.append(tables_from_chunk(raw, sc))
     tables = (
         parts[0]

@@ -27,7 +27,7 @@ from .stats import ALPHA, chi2_pmf, chi2_power, log_edges
 from .theory import lea_coulson_like_pmf, lea_coulson_pmf, no_resistant_at_detection
 
 #: Detection size on each engine (see the module docstring).
-DETECTION = {"compartment": 1e5, "agent": 1e4}
+DETECTION = {"compartment": 1e5, "gpu": 1e5, "agent": 1e4}
 
 
 def _size(cells: float) -> int:

@@ -1,0 +1,66 @@
+"""The GPU engine without a GPU: the kernel's per-patient rows, run in a plain CPU loop, give
+the CPU engine's results exactly (the same compiled patient loop on the same streams), and a
+run that cannot use a GPU is refused with the reason. The GPU itself is checked against
+theory by tests/verification, which adds it to the engines wherever numba finds one."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kernels.gpu import simulate_rows
+from kernels.streams import patient_states
+from sim.cli import main
+from sim.compile import compile_model
+from sim.engine import PATIENT_OUTPUTS, allocate_chunk, engine_runner, run_compartment
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Lines, dosed drugs with PK, adaptive pauses, competition; sites and persisters.
+SCENARIOS = [
+    "scenarios/benchmarks/three-lines-pk-adaptive-1e10.toml",
+    "scenarios/treatment/persisters.toml",
+]
+
+
+def _dirty(shape, dtype):
+    """Scratch rows holding leftovers, as reused GPU memory does: each patient must clear
+    its own."""
+    return np.full(shape, 7, dtype)
+
+
+@pytest.mark.parametrize("path", SCENARIOS)
+def test_kernel_rows_give_the_cpu_engine_results(path):
+    model = compile_model(load_scenario(ROOT / path))
+    first, count, trace = 40, 12, 43  # patients 40-42 traced, 43-51 not
+    expected = run_compartment(model, 5, first, count, trace)
+    chunk = allocate_chunk(model, first, count, trace)
+    outputs = [getattr(chunk, name) for name in PATIENT_OUTPUTS]
+    simulate_rows(patient_states(5, first, count), model, *outputs, empty=_dirty)
+    assert chunk.trace_day.shape[0] == 3
+    for name in PATIENT_OUTPUTS:
+        assert np.array_equal(getattr(chunk, name), getattr(expected, name), equal_nan=True), name
+
+
+def test_the_gpu_runs_the_compartment_engine_only():
+    with pytest.raises(ValueError, match="compartment engine only"):
+        engine_runner("agent", "gpu")
+
+
+def _gpu_found() -> bool:
+    try:
+        engine_runner("compartment", "gpu")
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_gpu_found(), reason="a GPU is present")
+def test_run_on_a_missing_gpu_is_refused_cleanly(tmp_path, capsys):
+    out = tmp_path / "results"
+    status = main(["run", str(ROOT / SCENARIOS[1]), "--device", "gpu", "--out", str(out)])
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "--device gpu" in error and "no CUDA GPU" in error
+    assert "Traceback" not in error
+    assert not out.exists()
