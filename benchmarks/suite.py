@@ -9,7 +9,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks import agent, compartment, reference, startup  # noqa: E402
+from benchmarks import agent, compartment, gpu, reference, startup  # noqa: E402
 from benchmarks.measure import machine  # noqa: E402
 
 
@@ -70,6 +70,7 @@ def run_suite(quick: bool, out: Path) -> str:
     rows += reference.rows(quick)
     rows += startup.compile_times(compartment.TWO_DRUGS)
     rows += startup.batch_throughput(quick)
+    rows += gpu.rows(quick)
     plot_scaling(curves, out)
     table = markdown(rows, info)
     (out / "bench.md").write_text(table + "\n")
