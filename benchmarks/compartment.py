@@ -128,6 +128,7 @@ def draw_bound(quick: bool, kernel_ns_per_step: float) -> list[Row]:
     bound = seconds / count * 1e9
     ratio = kernel_ns_per_step / bound
     alone = median_seconds(kernel, repeats)[0] / count * 1e9
+    marginal, fixed = _marginal_step(200 if quick else 1000, repeats)
     return [
         Row(
             SECTION,
@@ -159,15 +160,53 @@ def draw_bound(quick: bool, kernel_ns_per_step: float) -> list[Row]:
             judged_by="transition kernel ns / numpy draws ns, same parameters",
             ratio=alone / bound,
         ),
+        Row(
+            SECTION,
+            "compartment step, 1e9 cells in 4 clones, mutation on, 1 thread",
+            "marginal ns per clone-step",
+            marginal,
+            "ns",
+            repeats,
+            judged_by="(t(3650 days) - t(365 days)) / their clone-steps difference: patient "
+            "set-up and outputs cancel, steps end at the 28-day scans",
+            ratio=marginal / bound,
+            extra={"marginal_over_draw_bound": marginal / bound},
+        ),
+        Row(
+            SECTION,
+            "same patients, cost outside the steps",
+            "us per patient",
+            fixed,
+            "us",
+            repeats,
+            judged_by="t(365 days) - its clone-steps x marginal cost",
+        ),
     ]
 
 
-def _cells_model(cells: float, clones: int = 1, mutation_rate: float = 1e-7):
-    """A tumour of ``cells`` cells split over ``clones`` genotypes, one drug, 365 days."""
+def _marginal_step(patients: int, repeats: int) -> tuple[float, float]:
+    """Marginal ns per clone-step and fixed microseconds per patient of a tumour of 1e9
+    cells in 4 clones on one thread, from the same patients followed 365 and 3650 days."""
+    costs = []
+    for days in (365.0, 3650.0):
+        model = _cells_model(1e9, 4, horizon_days=days)
+        run_compartment(model, 0, 0, 4)
+        seconds, steps, _ = _timed_batch(model, patients, 1, repeats)
+        costs.append((seconds / patients, steps / patients))
+    (short, short_steps), (long, long_steps) = costs
+    marginal = (long - short) / (long_steps - short_steps)
+    return marginal * 1e9, (short - short_steps * marginal) * 1e6
+
+
+def _cells_model(
+    cells: float, clones: int = 1, mutation_rate: float = 1e-7, horizon_days: float = 365.0
+):
+    """A tumour of ``cells`` cells split over ``clones`` genotypes, one drug, followed for
+    ``horizon_days`` (scans every 28 days)."""
     mechanisms = max(int(np.ceil(np.log2(max(clones, 2)))), 2)
     scenario = parse_scenario(
         {
-            "scenario": {"name": "scaling", "horizon_days": 365.0},
+            "scenario": {"name": "scaling", "horizon_days": horizon_days},
             "tumor": {
                 "birth_rate": 0.14,
                 "death_rate": 0.13,
