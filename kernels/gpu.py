@@ -116,28 +116,12 @@ def _rows_loop(args):
         patient_rows(p, *args)
 
 
-def workspace_bytes(model: PatientModel) -> int:
-    """Bytes of one patient's scratch rows."""
-    nd = model.drug_max_effect.shape[0]
-    slots = model.max_clones
-    return 8 * (slots * (3 + REAL_COLUMNS) + META_SIZE + STACK_SIZE * 5 + slots + 1 + 4 * nd + 2)
-
-
-def _arguments(states, model, outputs, empty, to_device):
-    """The argument tuple of ``patient_rows`` after p: inputs and outputs through
-    ``to_device``, scratch rows from ``empty(shape, dtype)``."""
-    count = states.shape[0]
+def _scratch(model: PatientModel, count: int) -> tuple:
+    """(shape, dtype) of each scratch array of ``count`` patients, in ``patient_rows`` order:
+    the clone table, the pending-cells stack, block starts, exposure and dosing state."""
     slots = model.max_clones
     nd = model.drug_max_effect.shape[0]
-    moments = outputs[2].shape[1]
-    model = model._replace(
-        **{
-            name: to_device(np.ascontiguousarray(value))
-            for name, value in model._asdict().items()
-            if isinstance(value, np.ndarray)
-        }
-    )
-    shapes = (
+    return (
         ((count, slots, 3), np.int64),
         ((count, slots, REAL_COLUMNS), np.float64),
         ((count, META_SIZE), np.int64),
@@ -149,7 +133,27 @@ def _arguments(states, model, outputs, empty, to_device):
         ((count, nd), np.float64),
         ((count, nd), np.float64),
     )
-    scratch = tuple(empty(shape, dtype) for shape, dtype in shapes)
+
+
+def workspace_bytes(model: PatientModel) -> int:
+    """Bytes of one patient's scratch rows."""
+    return sum(
+        int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in _scratch(model, 1)
+    )
+
+
+def _arguments(states, model, outputs, empty, to_device):
+    """The argument tuple of ``patient_rows`` after p: inputs and outputs through
+    ``to_device``, scratch rows from ``empty(shape, dtype)``."""
+    moments = outputs[2].shape[1]
+    scratch = tuple(empty(shape, dtype) for shape, dtype in _scratch(model, states.shape[0]))
+    model = model._replace(
+        **{
+            name: to_device(np.ascontiguousarray(value))
+            for name, value in model._asdict().items()
+            if isinstance(value, np.ndarray)
+        }
+    )
     untraced = (
         empty((1, 0), np.float64),
         empty((1, 0), np.int64),
