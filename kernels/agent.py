@@ -116,8 +116,33 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
     ``model.barcode_cells`` (> 0). Stops on the very event that reaches the threshold.
     Returns (time, reason) like kernels.compartment.advance.
     """
-    label_at = model.barcode_cells
     capacity = model.carrying_capacity
+    if capacity == np.inf:  # the loop inlined with the constant: no crowding code in it
+        return _events(
+            state,
+            model,
+            ints,
+            reals,
+            meta,
+            barcodes,
+            starts,
+            exposure,
+            t,
+            t_stop,
+            threshold,
+            np.inf,
+        )
+    return _events(
+        state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold, capacity
+    )
+
+
+@njit(cache=True, inline="always")
+def _events(
+    state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold, capacity
+):
+    """The event loop of ``advance`` at carrying ``capacity`` (inf: no competition)."""
+    label_at = model.barcode_cells
     labelled = label_at <= 0.0 or barcodes.shape[0] == 0
     events = 0  # counted locally, stored once: a store per event costs measurably
     while True:
