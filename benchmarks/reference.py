@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
+
 from benchmarks.agent import CELLS, MUTATION, RATE, scenario
 from benchmarks.measure import Row
 from kernels.model import P_EVENTS
@@ -65,6 +67,8 @@ def rows(quick: bool) -> list[Row]:
             ]
         sc = scenario(days)
         model = compile_model(sc)
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)  # one thread like the C: no wait for a worker thread
         run_agent(model, 0, 0, 1)
         kernel, reference, same = [], [], True
         for repeat in range(repeats):
@@ -78,6 +82,7 @@ def rows(quick: bool) -> list[Row]:
             sizes = dict(zip(end.mechanisms, end.cells, strict=True))
             mine = [sizes.get(name, 0) for name in ("", "m1", "m2", "m1+m2")]
             same &= events == raw.patients[0, P_EVENTS] and final == mine
+        numba.set_num_threads(threads)
     one, limit = statistics.median(kernel), statistics.median(reference)
     ratio = limit / one
     workload = f"{CELLS} cells, b = d = {RATE}, 2 mutations, {days:g} days, 1 thread"

@@ -20,6 +20,7 @@ from kernels.clones import (
     GENOTYPE,
     OVERFLOW,
     USED,
+    at,
     crowd,
     next_event,
     receiving_slot,
@@ -75,30 +76,32 @@ def snapshot_lineages(ints, meta, barcodes, starts, moment, cells, resistant, me
 def _add_cell(ints, meta, barcodes, starts, c, barcode):
     """Append a cell with ``barcode`` to block c: each later block's first cell moves to its
     end, opening a hole at the end of block c."""
-    hole = starts[meta[USED]]
-    for later in range(meta[USED] - 1, c, -1):
-        first = starts[later]
-        barcodes[hole] = barcodes[first]
-        starts[later] = first + 1
+    used = meta[USED]
+    hole = starts[at(used)]
+    for later in range(used - 1, c, -1):
+        first = starts[at(later)]
+        barcodes[at(hole)] = barcodes[at(first)]
+        starts[at(later)] = first + 1
         hole = first
-    barcodes[hole] = barcode
-    starts[meta[USED]] += 1
-    ints[c, CELLS] += 1
+    barcodes[at(hole)] = barcode
+    starts[at(used)] += 1
+    ints[at(c), CELLS] += 1
 
 
 @njit(cache=True, inline="always")
 def _remove_cell(ints, meta, barcodes, starts, c, i):
     """Remove the cell at position i of block c: the block's last cell fills position i and
     each later block's last cell moves to the hole at its front."""
-    hole = starts[c + 1] - 1
-    barcodes[i] = barcodes[hole]
-    for later in range(c + 1, meta[USED]):
-        last = starts[later + 1] - 1
-        barcodes[hole] = barcodes[last]
-        starts[later] = hole
+    used = meta[USED]
+    hole = starts[at(c + 1)] - 1
+    barcodes[at(i)] = barcodes[at(hole)]
+    for later in range(c + 1, used):
+        last = starts[at(later + 1)] - 1
+        barcodes[at(hole)] = barcodes[at(last)]
+        starts[at(later)] = hole
         hole = last
-    starts[meta[USED]] -= 1
-    ints[c, CELLS] -= 1
+    starts[at(used)] -= 1
+    ints[at(c), CELLS] -= 1
 
 
 @njit(cache=True, _nrt=False)
@@ -113,13 +116,38 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
     ``model.barcode_cells`` (> 0). Stops on the very event that reaches the threshold.
     Returns (time, reason) like kernels.compartment.advance.
     """
-    label_at = model.barcode_cells
     capacity = model.carrying_capacity
+    if capacity == np.inf:  # the loop inlined with the constant: no crowding code in it
+        return _events(
+            state,
+            model,
+            ints,
+            reals,
+            meta,
+            barcodes,
+            starts,
+            exposure,
+            t,
+            t_stop,
+            threshold,
+            np.inf,
+        )
+    return _events(
+        state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold, capacity
+    )
+
+
+@njit(cache=True, inline="always")
+def _events(
+    state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold, capacity
+):
+    """The event loop of ``advance`` at carrying ``capacity`` (inf: no competition)."""
+    label_at = model.barcode_cells
     labelled = label_at <= 0.0 or barcodes.shape[0] == 0
     events = 0  # counted locally, stored once: a store per event costs measurably
     while True:
         used = meta[USED]
-        total = starts[used]
+        total = starts[at(used)]
         if not labelled and total >= label_at:
             label_cells(meta, barcodes, starts)
             labelled = True
@@ -138,8 +166,8 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
             t, reason = t_stop, REACHED_STOP
             break
         events += 1
-        n = ints[chosen, CELLS]
-        i = starts[chosen] + min(np.int64(uniform(state) * n), n - 1)
+        n = ints[at(chosen), CELLS]
+        i = starts[at(chosen)] + min(np.int64(uniform(state) * n), n - 1)
         if kind == DIES:
             _remove_cell(ints, meta, barcodes, starts, chosen, i)
             continue
@@ -149,9 +177,9 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
         s = receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t)
         if s < 0:
             continue
-        if meta[USED] > used:
-            starts[meta[USED]] = starts[used]
-        barcode = barcodes[i]
+        if s == used:  # a new slot: its block starts empty at the end
+            starts[at(s + 1)] = starts[at(s)]
+        barcode = barcodes[at(i)]
         if kind != DIVIDES:  # a move: the cell leaves its block with its barcode
             _remove_cell(ints, meta, barcodes, starts, chosen, i)
         _add_cell(ints, meta, barcodes, starts, s, barcode)

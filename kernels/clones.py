@@ -37,6 +37,13 @@ DIVIDES, DIES, MIGRATES, SWITCHES = 0, 1, 2, 3
 
 
 @njit(cache=True)
+def at(i):
+    """The index ``i`` (>= 0) as unsigned: numba then compiles no wraparound of negative
+    indices, which costs measurably at every event of the event loops."""
+    return np.uint64(i)
+
+
+@njit(cache=True)
 def new_table(slots):
     """An empty clone table of ``slots`` slots: (ints, reals, meta) as laid out above."""
     ints = np.zeros((slots, 3), np.int64)
@@ -137,15 +144,16 @@ def next_event(state, ints, reals, used, t, t_stop):
             if target < weight:
                 break
             target -= weight
-    n = ints[chosen, CELLS]
-    dies = reals[chosen, DEATH] * n
+    k = at(chosen)
+    n = ints[k, CELLS]
+    dies = reals[k, DEATH] * n
     if target < dies:
         return t_next, chosen, DIES
     target -= dies
-    migrates = reals[chosen, MIGRATE] * n
+    migrates = reals[k, MIGRATE] * n
     if target < migrates:
         return t_next, chosen, MIGRATES
-    if target - migrates < reals[chosen, SWITCH] * n:
+    if target - migrates < reals[k, SWITCH] * n:
         return t_next, chosen, SWITCHES
     return t_next, chosen, DIVIDES
 
@@ -155,9 +163,9 @@ def daughter_genotype(state, mutation_rate, ints, reals, parent):
     """Genotype of the new daughter of a division in slot ``parent``: -1 for the parent's
     own, else (with the parent's total mutation probability) a mutant genotype."""
     u = uniform(state)
-    if u >= reals[parent, MUTATION]:
+    if u >= reals[at(parent), MUTATION]:
         return np.int64(-1)
-    genotype = ints[parent, GENOTYPE]
+    genotype = ints[at(parent), GENOTYPE]
     return genotype | (np.int64(1) << gained_mechanism(mutation_rate, genotype, u))
 
 
@@ -167,7 +175,7 @@ def receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t):
     the parent's own or (with its mutation probability) a mutant's; for a migration or a
     switch the slot of the other site or phenotype; -1 if the table is full. Inlined into
     loops compiled without reference counting, so passing the model costs nothing."""
-    genotype = ints[chosen, GENOTYPE]
+    genotype = ints[at(chosen), GENOTYPE]
     if kind == DIVIDES:
         target = daughter_genotype(state, model.mutation_rate, ints, reals, chosen)
         if target < 0:

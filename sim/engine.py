@@ -168,7 +168,8 @@ def run_agent(model: PatientModel, seed: int, first: int, count: int, trace: int
         _simulate(model, seed, chunk, a, b, (cells, resistant, mechanisms))
         treated = chunk.patients[a:b, P_LINES_RECEIVED] > 0
         survives = (cells[:, 1:, :] > 0).any(axis=1) & treated[:, None]
-        p, m, barcode = np.nonzero((cells > 0) & survives[:, None, :])
+        keep = (cells > 0) & survives[:, None, :]
+        p, m, barcode = np.unravel_index(np.flatnonzero(keep), keep.shape)  # fast when sparse
         parts.append(
             (
                 p + a,
