@@ -55,8 +55,8 @@ def two_drug_throughput(quick: bool) -> list[Row]:
             patients / many,
             "1/s",
             repeats,
-            target=">= 1,000 (core), >= 2,000 writing included (goal)",
-            met=patients / many >= 1000,
+            target=">= 2,000 (writing included: end to end section)",
+            met=patients / many >= 2000,
         ),
         efficiency_row(
             SECTION,
@@ -128,7 +128,7 @@ def draw_bound(quick: bool, kernel_ns_per_step: float) -> list[Row]:
     bound = seconds / count * 1e9
     ratio = kernel_ns_per_step / bound
     alone = median_seconds(kernel, repeats)[0] / count * 1e9
-    marginal, fixed = _marginal_step(200 if quick else 1000, repeats)
+    marginal = _marginal_step(200 if quick else 1000, repeats)
     return [
         Row(
             SECTION,
@@ -172,21 +172,12 @@ def draw_bound(quick: bool, kernel_ns_per_step: float) -> list[Row]:
             ratio=marginal / bound,
             extra={"marginal_over_draw_bound": marginal / bound},
         ),
-        Row(
-            SECTION,
-            "same patients, cost outside the steps",
-            "us per patient",
-            fixed,
-            "us",
-            repeats,
-            judged_by="t(365 days) - its clone-steps x marginal cost",
-        ),
     ]
 
 
-def _marginal_step(patients: int, repeats: int) -> tuple[float, float]:
-    """Marginal ns per clone-step and fixed microseconds per patient of a tumour of 1e9
-    cells in 4 clones on one thread, from the same patients followed 365 and 3650 days."""
+def _marginal_step(patients: int, repeats: int) -> float:
+    """Marginal ns per clone-step of a tumour of 1e9 cells in 4 clones on one thread, from
+    the same patients followed 365 and 3650 days."""
     costs = []
     for days in (365.0, 3650.0):
         model = _cells_model(1e9, 4, horizon_days=days)
@@ -194,8 +185,7 @@ def _marginal_step(patients: int, repeats: int) -> tuple[float, float]:
         seconds, steps, _ = _timed_batch(model, patients, 1, repeats)
         costs.append((seconds / patients, steps / patients))
     (short, short_steps), (long, long_steps) = costs
-    marginal = (long - short) / (long_steps - short_steps)
-    return marginal * 1e9, (short - short_steps * marginal) * 1e6
+    return (long - short) / (long_steps - short_steps) * 1e9
 
 
 def _cells_model(
