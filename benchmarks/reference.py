@@ -50,7 +50,7 @@ def run_reference(binary: Path, days: float, state) -> tuple[int, float, list[in
 
 def rows(quick: bool) -> list[Row]:
     """Kernel and C side by side on one thread: identical trajectories, events/s ratio."""
-    days, repeats = (5.0, 3) if quick else (20.0, 5)
+    days, repeats = (5.0, 7) if quick else (20.0, 7)
     with tempfile.TemporaryDirectory() as folder:
         binary = build(Path(folder))
         if binary is None:
