@@ -14,7 +14,12 @@ without a GPU (numba's CUDA simulator cannot call compiled CPU functions). Needs
 """
 
 import numpy as np
-from numba import cuda, njit
+from numba import njit
+
+try:
+    from numba import cuda
+except ImportError:  # a numba without its CUDA target: the CPU loop below still works
+    cuda = None
 
 from kernels.clones import META_SIZE, REAL_COLUMNS
 from kernels.compartment import STACK_SIZE
@@ -101,12 +106,18 @@ def patient_rows(
     )
 
 
-@cuda.jit(cache=True, max_registers=MAX_REGISTERS)
-def _kernel(args):
-    """One thread per patient (``args`` as ``patient_rows`` takes them after p)."""
+def _one_thread_per_patient(args):
+    """The kernel: thread p runs patient p (``args`` as ``patient_rows`` takes them after p)."""
     p = cuda.grid(1)
     if p < args[0].shape[0]:
         patient_rows(p, *args)
+
+
+_kernel = (
+    None
+    if cuda is None
+    else cuda.jit(cache=True, max_registers=MAX_REGISTERS)(_one_thread_per_patient)
+)
 
 
 @njit(cache=True)
@@ -220,6 +231,8 @@ def simulate_batch_gpu(
 
 def gpu_problem() -> str | None:
     """Why the GPU engine cannot run here, or None when it can."""
+    if cuda is None:
+        return "this numba has no CUDA target (pip install 'refractory[gpu]' adds numba-cuda)"
     if not cuda.is_available():
         return "numba finds no CUDA GPU on this machine (numba.cuda.is_available() is False)"
     return None
