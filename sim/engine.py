@@ -192,7 +192,8 @@ def run_compartment_gpu(
     model: PatientModel, seed: int, first: int, count: int, trace: int = 0
 ) -> RawChunk:
     """The compartment engine on a CUDA GPU (kernels.gpu), one patient per thread: the CPU
-    engine's results for the same seed. Launches as many patients at once as half the GPU's
+    engine's patient loop on the same streams (its results up to last-bit differences of the
+    GPU's log and exp, see kernels.gpu). Launches as many patients at once as half the GPU's
     free memory holds."""
     from kernels.gpu import patients_per_launch, simulate_batch_gpu
 
@@ -222,9 +223,6 @@ PATIENT_OUTPUTS = (
     "trace_cells",
     "scans",
 )
-
-#: Where an engine can run: its function by (engine, device).
-DEVICES = ("cpu", "gpu")
 
 
 def engine_runner(
