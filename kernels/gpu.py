@@ -190,36 +190,13 @@ def _numpy_compat():
         np.row_stack = np.vstack
 
 
-def simulate_batch_gpu(
-    states,
-    model,
-    patients,
-    lines,
-    snap_day,
-    snap_cells,
-    snap_first,
-    genotypes,
-    trace_day,
-    trace_line,
-    trace_cells,
-    scans,
-):
+def simulate_batch_gpu(states, model, *outputs):
     """``kernels.patient.simulate_batch`` on the GPU for the compartment engine: the same
-    arguments less the (empty) lineage arrays; the host arrays are filled in place."""
+    arguments less the (empty) lineage arrays (patients, lines, snap_day, snap_cells,
+    snap_first, genotypes, trace_day, trace_line, trace_cells, scans); the host arrays are
+    filled in place."""
     if model.engine == ENGINE_AGENT:
         raise ValueError("the GPU runs the compartment engine only")
-    outputs = (
-        patients,
-        lines,
-        snap_day,
-        snap_cells,
-        snap_first,
-        genotypes,
-        trace_day,
-        trace_line,
-        trace_cells,
-        scans,
-    )
     _numpy_compat()
     on_device = [cuda.to_device(array) for array in outputs]
     args = _arguments(states, model, on_device, cuda.device_array, cuda.to_device)

@@ -14,6 +14,7 @@ from sim.cli import main
 from sim.compile import compile_model
 from sim.engine import PATIENT_OUTPUTS, allocate_chunk, engine_runner, run_compartment
 from sim.scenario import load_scenario
+from tests.verification.harness import ENGINE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Lines, dosed drugs with PK, adaptive pauses, competition; sites and persisters.
@@ -47,15 +48,7 @@ def test_the_gpu_runs_the_compartment_engine_only():
         engine_runner("agent", "gpu")
 
 
-def _gpu_found() -> bool:
-    try:
-        engine_runner("compartment", "gpu")
-    except ValueError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(_gpu_found(), reason="a GPU is present")
+@pytest.mark.skipif("gpu" in ENGINE_NAMES, reason="a GPU is present")
 def test_run_on_a_missing_gpu_is_refused_cleanly(tmp_path, capsys):
     out = tmp_path / "results"
     status = main(["run", str(ROOT / SCENARIOS[1]), "--device", "gpu", "--out", str(out)])
