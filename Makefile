@@ -26,7 +26,7 @@ bench: $(STAMP)
 	$(BIN)/refractory bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim kernels analysis benchmarks tests
+	$(BIN)/ruff check sim kernels analysis benchmarks scenarios tests
 
 clean:
 	rm -rf $(VENV) results build *.egg-info

@@ -16,10 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
-
-from analysis.results import Results, ResultsError
-from analysis.summary import driver_labels
-from analysis.survival import ENDPOINTS, Endpoint, endpoint, kaplan_meier
+from refractory.analysis.results import Results, ResultsError
+from refractory.analysis.summary import driver_labels
+from refractory.analysis.survival import ENDPOINTS, Endpoint, endpoint, kaplan_meier
 
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fdae61", "PD": "#d73027"}
 RESPONSE_NAMES = {

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from analysis.report import build_report
-from analysis.results import Results, load
-from analysis.survival import kaplan_meier, progression_endpoint, refractory_endpoint
+from refractory.analysis.report import build_report
+from refractory.analysis.results import Results, load
+from refractory.analysis.survival import kaplan_meier, progression_endpoint, refractory_endpoint
 
 Runs = Sequence[tuple[str, Results]]
 

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-
-from analysis import figures
-from analysis.results import Results, load
-from analysis.summary import summarize
-from analysis.survival import compare, lethal_endpoint, refractory_endpoint
-from sim.summary import describe
+from refractory.analysis import figures
+from refractory.analysis.results import Results, load
+from refractory.analysis.summary import summarize
+from refractory.analysis.survival import compare, lethal_endpoint, refractory_endpoint
+from refractory.summary import describe
 
 RESPONSES = ("CR", "PR", "SD", "PD")
 STYLE = """

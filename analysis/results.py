@@ -6,8 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
-
-from sim.scenario import Scenario, parse_scenario
+from refractory.scenario import Scenario, parse_scenario
 
 TABLES = ("patients", "lines", "clones", "trace")
 # Tables that only some engines or runs write: read when present, empty DataFrames otherwise.

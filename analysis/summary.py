@@ -2,9 +2,8 @@
 
 import numpy as np
 import pandas as pd
-
-from analysis.results import Results
-from analysis.survival import kaplan_meier, refractory_endpoint
+from refractory.analysis.results import Results
+from refractory.analysis.survival import kaplan_meier, refractory_endpoint
 
 
 def driver_labels(progressed: pd.DataFrame) -> pd.Series:

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from refractory.analysis.results import Results
 from scipy import stats
-
-from analysis.results import Results
 
 CONFIDENCE = 0.95
 ENDPOINTS = {

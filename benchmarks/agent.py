@@ -16,13 +16,12 @@ import statistics
 import time
 
 import numba
-
-from benchmarks.measure import Row, efficiency_row
-from benchmarks.peers import CELLS, MUTATION, RATE, PeerResult, run_peers
-from kernels.model import P_EVENTS
-from sim.compile import compile_model
-from sim.engine import run_agent
-from sim.scenario import parse_scenario
+from refractory.benchmarks.measure import Row, efficiency_row
+from refractory.benchmarks.peers import CELLS, MUTATION, RATE, PeerResult, run_peers
+from refractory.compile import compile_model
+from refractory.engine import run_agent
+from refractory.kernels.model import P_EVENTS
+from refractory.scenario import parse_scenario
 
 SECTION = "agent"
 

@@ -8,15 +8,15 @@ import argparse
 
 import numba
 import numpy as np
+from refractory.benchmarks.measure import Row, efficiency_row, machine, median_seconds
+from refractory.bundled import scenarios_folder
+from refractory.compile import compile_model
+from refractory.engine import run_compartment
+from refractory.kernels.birth_death import extinction_and_growth, transition
+from refractory.kernels.model import P_CLONE_STEPS, P_EVENTS
+from refractory.scenario import load_scenario, parse_scenario
 
-from benchmarks.measure import ROOT, Row, efficiency_row, machine, median_seconds
-from kernels.birth_death import extinction_and_growth, transition
-from kernels.model import P_CLONE_STEPS, P_EVENTS
-from sim.compile import compile_model
-from sim.engine import run_compartment
-from sim.scenario import load_scenario, parse_scenario
-
-TWO_DRUGS = ROOT / "scenarios" / "benchmarks" / "two-drugs-1e9.toml"
+TWO_DRUGS = scenarios_folder() / "benchmarks" / "two-drugs-1e9.toml"
 SECTION = "compartment"
 
 
@@ -337,7 +337,7 @@ def scaling(quick: bool) -> tuple[list[Row], dict]:
 
 
 def main() -> None:
-    from benchmarks.suite import markdown
+    from refractory.benchmarks.suite import markdown
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads")

@@ -13,13 +13,12 @@ import time
 
 import numba
 import numpy as np
-
-from benchmarks.compartment import TWO_DRUGS
-from benchmarks.measure import Row, median_seconds
-from kernels.model import P_CURED, P_LINES_RECEIVED, P_REFRACTORY
-from sim.compile import compile_model
-from sim.engine import RawChunk, engine_runner, run_compartment
-from sim.scenario import load_scenario
+from refractory.benchmarks.compartment import TWO_DRUGS
+from refractory.benchmarks.measure import Row, median_seconds
+from refractory.compile import compile_model
+from refractory.engine import RawChunk, engine_runner, run_compartment
+from refractory.kernels.model import P_CURED, P_LINES_RECEIVED, P_REFRACTORY
+from refractory.scenario import load_scenario
 
 SECTION = "gpu"
 

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @dataclass
 class Row:
@@ -64,9 +62,8 @@ def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, list
 
 
 def python_in_fresh_process(code: str, env_extra: dict | None = None) -> str:
-    """Run ``code`` in a new interpreter with the repository importable; return its stdout."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.update(env_extra or {})
+    """Run ``code`` in a new interpreter (of this environment); return its stdout."""
+    env = dict(os.environ, **(env_extra or {}))
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )

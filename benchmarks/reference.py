@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 
 import numba
-
-from benchmarks.agent import CELLS, MUTATION, RATE, scenario
-from benchmarks.measure import Row
-from kernels.model import P_EVENTS
-from kernels.streams import patient_states
-from sim.compile import compile_model
-from sim.engine import run_agent
-from sim.results import tables_from_chunk
+from refractory.benchmarks.agent import CELLS, MUTATION, RATE, scenario
+from refractory.benchmarks.measure import Row
+from refractory.compile import compile_model
+from refractory.engine import run_agent
+from refractory.kernels.model import P_EVENTS
+from refractory.kernels.streams import patient_states
+from refractory.results import tables_from_chunk
 
 SOURCE = Path(__file__).resolve().parent / "reference" / "ssa.c"
 SECTION = "agent"

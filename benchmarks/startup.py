@@ -6,9 +6,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.measure import ROOT, Row, python_in_fresh_process
-from sim.errors import ScenarioError
-from sim.scenario import load_scenario
+from refractory.benchmarks.measure import Row, python_in_fresh_process
+from refractory.bundled import scenarios_folder
+from refractory.errors import ScenarioError
+from refractory.scenario import load_scenario
 
 SECTION = "end to end"
 #: Patients per second a benchmark scenario must reach on the command line, files written.
@@ -16,16 +17,16 @@ THROUGHPUT_TARGETS = {"two-drugs-1e9.toml": 2000.0}
 FIRST_RESULT = """
 import time
 t = time.perf_counter()
-from sim.scenario import load_scenario
-from sim.compile import compile_model
-from sim.engine import ENGINES
+from refractory.scenario import load_scenario
+from refractory.compile import compile_model
+from refractory.engine import ENGINES
 s = load_scenario({path!r})
 ENGINES[s.scenario.engine](compile_model(s), 1, 0, 1)
 print(time.perf_counter() - t)
 """
 COMMAND_LINE = """
 import json, resource, time
-from sim.cli import main
+from refractory.cli import main
 t = time.perf_counter()
 status = main(["run", {path!r}, "--patients", "{patients}", "--out", {out!r}, "--quiet"])
 print(json.dumps({{"status": status, "seconds": time.perf_counter() - t,
@@ -94,7 +95,7 @@ def batch_throughput(quick: bool) -> list[Row]:
     """Patients per second through the command line for every benchmark scenario."""
     repeats = 3
     rows = []
-    for path in sorted((ROOT / "scenarios" / "benchmarks").glob("*.toml")):
+    for path in sorted((scenarios_folder() / "benchmarks").glob("*.toml")):
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:

@@ -11,8 +11,7 @@ engine. Reference: Gillespie (1977), J. Phys. Chem. 81:2340 (direct method).
 
 import numpy as np
 from numba import njit
-
-from kernels.clones import (
+from refractory.kernels.clones import (
     CELLS,
     DIES,
     DIVIDES,
@@ -25,8 +24,8 @@ from kernels.clones import (
     next_event,
     receiving_slot,
 )
-from kernels.model import EXTINCT, MECHANISMS, REACHED_STOP, REACHED_THRESHOLD
-from kernels.random import uniform
+from refractory.kernels.model import EXTINCT, MECHANISMS, REACHED_STOP, REACHED_THRESHOLD
+from refractory.kernels.random import uniform
 
 
 @njit(cache=True, _nrt=False)
@@ -114,7 +113,7 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
     may give a mutant daughter (new slot, same barcode); a migrating or switching cell moves to
     the slot of its new state with its barcode. Labels every cell when the total first reaches
     ``model.barcode_cells`` (> 0). Stops on the very event that reaches the threshold.
-    Returns (time, reason) like kernels.compartment.advance.
+    Returns (time, reason) like refractory.kernels.compartment.advance.
     """
     capacity = model.carrying_capacity
     if capacity == np.inf:  # the loop inlined with the constant: no crowding code in it

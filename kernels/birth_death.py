@@ -15,8 +15,7 @@ samplers of kernels.random are.
 import math
 
 import numba
-
-from kernels.random import (
+from refractory.kernels.random import (
     binomial_words,
     load,
     negative_binomial_words,

@@ -7,8 +7,7 @@ compartment engine's exact transitions.
 
 import numpy as np
 from numba import njit
-
-from kernels.model import (
+from refractory.kernels.model import (
     EXTINCT,
     PERSISTER,
     REACHED_STOP,
@@ -17,7 +16,7 @@ from kernels.model import (
     exposed_rates,
     switch_rates,
 )
-from kernels.random import exponential, uniform
+from refractory.kernels.random import exponential, uniform
 
 # The clone table is three plain arrays (a tuple of arrays costs reference counting at every
 # call that numba does not inline): ``ints`` (C, 3) genotype, cells and the parent genotype

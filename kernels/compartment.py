@@ -15,9 +15,8 @@ import math
 
 import numpy as np
 from numba import njit
-
-from kernels.birth_death import log_mean, mutation_time, transition
-from kernels.clones import (
+from refractory.kernels.birth_death import log_mean, mutation_time, transition
+from refractory.kernels.clones import (
     BIRTH,
     CELLS,
     CLONE_STEPS,
@@ -37,8 +36,8 @@ from kernels.clones import (
     ssa_advance,
     total_cells,
 )
-from kernels.model import EXTINCT, PERSISTER, REACHED_STOP, REACHED_THRESHOLD, SANCTUARY
-from kernels.random import binomial, poisson
+from refractory.kernels.model import EXTINCT, PERSISTER, REACHED_STOP, REACHED_THRESHOLD, SANCTUARY
+from refractory.kernels.random import binomial, poisson
 
 #: Room for pending mutant groups inside one step.
 STACK_SIZE = 4096

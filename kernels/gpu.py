@@ -1,6 +1,6 @@
 """The compartment engine on an NVIDIA GPU: one patient per thread, from the CPU's own source.
 
-numba compiles ``kernels.patient.simulate_patient`` and everything it calls (the samplers,
+numba compiles ``refractory.kernels.patient.simulate_patient`` and all it calls (samplers,
 the exact transitions, the treatment policy) as CUDA device functions, so the GPU runs the
 very code the CPU tests check. Results are not bit-identical to the CPU's: the GPU's
 ``log`` and ``exp`` can differ from the CPU's in the last bit, so times differ by an ulp
@@ -21,10 +21,10 @@ try:
 except ImportError:  # a numba without its CUDA target: the CPU loop below still works
     cuda = None
 
-from kernels.clones import META_SIZE, REAL_COLUMNS
-from kernels.compartment import STACK_SIZE
-from kernels.model import ENGINE_AGENT, PatientModel
-from kernels.patient import simulate_patient
+from refractory.kernels.clones import META_SIZE, REAL_COLUMNS
+from refractory.kernels.compartment import STACK_SIZE
+from refractory.kernels.model import ENGINE_AGENT, PatientModel
+from refractory.kernels.patient import simulate_patient
 
 #: Threads per block (32, 64 and 128 measured the same on an H100).
 THREADS_PER_BLOCK = 64
@@ -191,7 +191,7 @@ def _numpy_compat():
 
 
 def simulate_batch_gpu(states, model, *outputs):
-    """``kernels.patient.simulate_batch`` on the GPU for the compartment engine: the same
+    """``refractory.kernels.patient.simulate_batch`` on the GPU for the compartment engine: the same
     arguments less the (empty) lineage arrays (patients, lines, snap_day, snap_cells,
     snap_first, genotypes, trace_day, trace_line, trace_cells, scans); the host arrays are
     filled in place."""

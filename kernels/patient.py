@@ -7,10 +7,9 @@ next line, progression on the last line (or lethal burden) makes the disease ref
 
 import numpy as np
 from numba import njit, prange
-
-from kernels.agent import advance as agent_advance
-from kernels.agent import label_cells, place_cells, snapshot_lineages
-from kernels.clones import (
+from refractory.kernels.agent import advance as agent_advance
+from refractory.kernels.agent import label_cells, place_cells, snapshot_lineages
+from refractory.kernels.clones import (
     CELLS,
     CLONE_STEPS,
     EVENTS,
@@ -24,8 +23,8 @@ from kernels.clones import (
     set_rates,
     total_cells,
 )
-from kernels.compartment import STACK_SIZE, advance, new_stack
-from kernels.model import (
+from refractory.kernels.compartment import STACK_SIZE, advance, new_stack
+from refractory.kernels.model import (
     END_COMPLETED,
     END_CURED,
     END_HORIZON,
@@ -74,8 +73,8 @@ from kernels.model import (
     SCHEDULE_ADAPTIVE,
     SCHEDULE_INTERMITTENT,
 )
-from kernels.random import binomial
-from kernels.treatment import (
+from refractory.kernels.random import binomial
+from refractory.kernels.treatment import (
     dosed_drug_acting,
     fill_exposure,
     measure,

@@ -11,9 +11,8 @@ import math
 
 import numpy as np
 from numba import njit
-
-from kernels.model import L_DOSES_SCHEDULED, L_DOSES_TAKEN
-from kernels.random import normal, uniform
+from refractory.kernels.model import L_DOSES_SCHEDULED, L_DOSES_TAKEN
+from refractory.kernels.random import normal, uniform
 
 #: A dosed drug below this fraction of its ec50 is washed out (its effect is set to 0).
 WASHED_OUT = 1e-6

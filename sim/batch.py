@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numba
 import pandas as pd
-
-from sim import compile as compile_settings
-from sim.compile import compile_model
-from sim.engine import engine_runner
-from sim.errors import ScenarioError
-from sim.results import TABLES, Tables, tables_from_chunk
-from sim.scenario import Scenario, scenario_hash
+from refractory import compile as compile_settings
+from refractory.compile import compile_model
+from refractory.engine import engine_runner
+from refractory.errors import ScenarioError
+from refractory.results import TABLES, Tables, tables_from_chunk
+from refractory.scenario import Scenario, scenario_hash
 
 DEFAULT_CHUNK = 2000
 #: Patients per chunk on the GPU: a launch needs about 1e5 patients to fill one.

@@ -8,8 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.results import ResultsError
-from sim.errors import ScenarioError
+from refractory.analysis.results import ResultsError
+from refractory.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
 
@@ -123,8 +123,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> None:
-    from sim.batch import DEFAULT_CHUNK, DEFAULT_GPU_CHUNK, DEFAULT_TRACE, run_batch
-    from sim.scenario import load_scenario, with_overrides
+    from refractory.batch import DEFAULT_CHUNK, DEFAULT_GPU_CHUNK, DEFAULT_TRACE, run_batch
+    from refractory.scenario import load_scenario, with_overrides
 
     scenario = with_overrides(
         load_scenario(args.scenario), patients=args.patients, seed=args.seed, engine=args.engine
@@ -150,16 +150,16 @@ def _run(args) -> None:
 
 
 def _print_summary(folder: Path) -> None:
-    from analysis import format_summary, load
+    from refractory.analysis import format_summary, load
 
     print(format_summary(load(folder)))
     print(f"\nResults written to {folder}/ (tables as .parquet files, manifest.json)")
 
 
 def _check(args) -> None:
-    from sim.compile import compile_model
-    from sim.scenario import load_scenario
-    from sim.summary import describe
+    from refractory.compile import compile_model
+    from refractory.scenario import load_scenario
+    from refractory.summary import describe
 
     scenario = load_scenario(args.scenario)
     compile_model(scenario, str(args.scenario))
@@ -168,20 +168,20 @@ def _check(args) -> None:
 
 
 def _bench(args) -> None:
-    from benchmarks.suite import run_suite
+    from refractory.benchmarks.suite import run_suite
 
     print(run_suite(args.quick, args.out))
     print(f"\nWritten to {args.out}/ (bench.json, bench.md, scaling.png)")
 
 
 def _report(args) -> None:
-    from analysis.report import write_report
+    from refractory.analysis.report import write_report
 
     print(write_report(args.results, args.out))
 
 
 def _lessons(args) -> None:
-    from sim.lessons import lesson_files, parse_header
+    from refractory.lessons import lesson_files, parse_header
 
     for number, path in lesson_files().items():
         title, header = parse_header(path.read_text(encoding="utf-8"))
@@ -190,8 +190,8 @@ def _lessons(args) -> None:
 
 
 def _lesson(args) -> None:
-    from analysis.lessons import lesson_report
-    from sim.lessons import find_lesson, run_lesson
+    from refractory.analysis.lessons import lesson_report
+    from refractory.lessons import find_lesson, run_lesson
 
     lesson = find_lesson(args.number)
     out = args.out or Path("results") / "lessons" / lesson.path.stem
@@ -201,8 +201,8 @@ def _lesson(args) -> None:
 
 
 def _plot(args) -> None:
-    from analysis import load
-    from analysis.figures import draw, save
+    from refractory.analysis import load
+    from refractory.analysis.figures import draw, save
 
     print(save(draw(load(args.results), args.figure, patient=args.patient), args.out))
 

@@ -7,8 +7,8 @@ that each kernel compiles once for every scenario.
 import math
 
 import numpy as np
-
-from kernels.model import (
+from refractory.errors import ScenarioError, number
+from refractory.kernels.model import (
     ENGINE_AGENT,
     ENGINE_COMPARTMENT,
     SCHEDULE_ADAPTIVE,
@@ -16,8 +16,7 @@ from kernels.model import (
     SCHEDULE_INTERMITTENT,
     PatientModel,
 )
-from sim.errors import ScenarioError, number
-from sim.scenario import Drug, Scenario
+from refractory.scenario import Drug, Scenario
 
 #: Total size below which the compartment engine simulates event by event (exact Gillespie).
 EXACT_BELOW = 100

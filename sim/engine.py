@@ -11,10 +11,9 @@ from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
-
-from kernels.model import L_COLUMNS, P_COLUMNS, P_LINES_RECEIVED, S_COLUMNS, PatientModel
-from kernels.patient import simulate_batch
-from kernels.streams import patient_states
+from refractory.kernels.model import L_COLUMNS, P_COLUMNS, P_LINES_RECEIVED, S_COLUMNS, PatientModel
+from refractory.kernels.patient import simulate_batch
+from refractory.kernels.streams import patient_states
 
 
 @dataclass(frozen=True)
@@ -195,7 +194,7 @@ def run_compartment_gpu(
     engine's patient loop on the same streams (its results up to last-bit differences of the
     GPU's log and exp, see kernels.gpu). Launches as many patients at once as half the GPU's
     free memory holds."""
-    from kernels.gpu import patients_per_launch, simulate_batch_gpu
+    from refractory.kernels.gpu import patients_per_launch, simulate_batch_gpu
 
     chunk = allocate_chunk(model, first, count, trace)
     per_patient = sum(getattr(chunk, name)[:1].nbytes for name in PATIENT_OUTPUTS)
@@ -237,7 +236,7 @@ def engine_runner(
             f"the GPU runs the compartment engine only, and this scenario asks for the "
             f"{engine} engine"
         )
-    from kernels.gpu import gpu_problem
+    from refractory.kernels.gpu import gpu_problem
 
     problem = gpu_problem()
     if problem:

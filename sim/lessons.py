@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ScenarioError
-from sim.scenario import Scenario, parse_scenario, scenario_hash, with_overrides
+from refractory.bundled import scenarios_folder
+from refractory.errors import ScenarioError
+from refractory.scenario import Scenario, parse_scenario, scenario_hash, with_overrides
 
-LESSONS_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "lessons"
+LESSONS_DIR = scenarios_folder() / "lessons"
 FILE_NAME = re.compile(r"^(\d\d)-([a-z0-9-]+)\.toml$")
 HEADER_FIELDS = ("Question", "Explore", "Expect")
 
@@ -169,7 +170,7 @@ def find_lesson(number: int, folder: Path = LESSONS_DIR) -> Lesson:
 
 def run_lesson(lesson: Lesson, out: Path, patients: int | None = None) -> list[Path]:
     """Run each of the lesson's runs into ``out/<label>`` and return those folders."""
-    from sim.batch import run_batch  # the engines load only when a lesson runs
+    from refractory.batch import run_batch  # the engines load only when a lesson runs
 
     folders = []
     for run in lesson.runs:
@@ -184,7 +185,7 @@ def run_lesson(lesson: Lesson, out: Path, patients: int | None = None) -> list[P
 def _remove_if_stale(folder: Path, scenario: Scenario) -> None:
     """Delete a run's earlier results if the lesson file changed since (lessons are meant to
     be edited and run again); results of the same scenario are reused or extended."""
-    from sim.batch import MANIFEST
+    from refractory.batch import MANIFEST
 
     manifest = folder / MANIFEST
     if not manifest.exists():

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from kernels import model as k
-from sim.compile import genotype_names
-from sim.engine import RawChunk
-from sim.scenario import Scenario
+from refractory.compile import genotype_names
+from refractory.engine import RawChunk
+from refractory.kernels import model as k
+from refractory.scenario import Scenario
 
 RESPONSES = {k.RESPONSE_CR: "CR", k.RESPONSE_PR: "PR", k.RESPONSE_SD: "SD", k.RESPONSE_PD: "PD"}
 END_REASONS = {

@@ -2,8 +2,8 @@
 
 import math
 
-from sim.errors import number
-from sim.scenario import Line, Mechanism, Scenario, Tumor
+from refractory.errors import number
+from refractory.scenario import Line, Mechanism, Scenario, Tumor
 
 
 def describe(scenario: Scenario) -> str:

@@ -8,12 +8,12 @@ At K = 1e9 the stochastic engine must give the ODE's time to progression within 
 """
 
 import pytest
+from refractory.compile import compile_model
+from refractory.engine import ENGINES
+from refractory.results import tables_from_chunk
+from refractory.scenario import parse_scenario
 from scipy.integrate import solve_ivp
 
-from sim.compile import compile_model
-from sim.engine import ENGINES
-from sim.results import tables_from_chunk
-from sim.scenario import parse_scenario
 from tests.verification.harness import plant
 
 B, D, K, N0, RESISTANT, SCAN = 0.05, 0.01, 1e9, 5e8, 1e-3, 2.0

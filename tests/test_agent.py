@@ -10,14 +10,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from kernels import agent
-from kernels.clones import CELLS, META_SIZE, USED
-from sim.batch import run_batch
-from sim.compile import AGENT_MAX_CELLS
-from sim.errors import ScenarioError
-from sim.results import TABLES
-from sim.scenario import parse_scenario
+from refractory.batch import run_batch
+from refractory.compile import AGENT_MAX_CELLS
+from refractory.errors import ScenarioError
+from refractory.kernels import agent
+from refractory.kernels.clones import CELLS, META_SIZE, USED
+from refractory.results import TABLES
+from refractory.scenario import parse_scenario
 
 SMALL = {
     "scenario": {
@@ -194,9 +193,8 @@ def test_lesson_reads_where_relapses_came_from(lesson, preexisting, tmp_path):
     read from lineages.parquet. "Most held a resistant cell" (or most did not) is a one-sided
     exact binomial test against 1/2 at ALPHA = 1e-3 (expected ~95% and ~7%, ~40 and ~20
     lineages)."""
+    from refractory.scenario import load_scenario, with_overrides
     from scipy import stats
-
-    from sim.scenario import load_scenario, with_overrides
 
     path = Path(__file__).parent.parent / "scenarios" / "lessons" / lesson
     run_batch(with_overrides(load_scenario(path), patients=20), tmp_path / "out")

@@ -6,10 +6,9 @@ import numba
 import numpy as np
 import pandas as pd
 import pytest
-
-from sim.batch import run_batch
-from sim.errors import ScenarioError
-from sim.scenario import load_scenario, with_overrides
+from refractory.batch import run_batch
+from refractory.errors import ScenarioError
+from refractory.scenario import load_scenario, with_overrides
 
 PATIENT_COLUMNS = [
     "patient",
@@ -128,10 +127,10 @@ def test_interrupted_batch_resumes_to_identical_files(small_scenario_file, tmp_p
     scenario = load_scenario(small_scenario_file)
     run_batch(scenario, tmp_path / "straight", chunk_size=10)
 
-    import sim.batch
+    import refractory.batch
 
     calls = {"n": 0}
-    real = sim.batch._write_chunk
+    real = refractory.batch._write_chunk
 
     def crash_after_three(*args):
         if calls["n"] == 3:
@@ -139,10 +138,10 @@ def test_interrupted_batch_resumes_to_identical_files(small_scenario_file, tmp_p
         calls["n"] += 1
         real(*args)
 
-    monkeypatch.setattr(sim.batch, "_write_chunk", crash_after_three)
+    monkeypatch.setattr(refractory.batch, "_write_chunk", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         run_batch(scenario, tmp_path / "resumed", chunk_size=10)
-    monkeypatch.setattr(sim.batch, "_write_chunk", real)
+    monkeypatch.setattr(refractory.batch, "_write_chunk", real)
     done = sorted(p.name for p in (tmp_path / "resumed" / "chunks").glob("*.patients.parquet"))
     assert len(done) == 3
     run_batch(scenario, tmp_path / "resumed", chunk_size=10)

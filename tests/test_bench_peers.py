@@ -5,8 +5,7 @@ import math
 import sys
 
 import pytest
-
-from benchmarks import agent, peers
+from refractory.benchmarks import agent, peers
 
 
 def test_every_genotype_fires_at_b_plus_d_per_cell():

@@ -4,8 +4,7 @@ import json
 
 import numpy as np
 import pytest
-
-from benchmarks.suite import _plain
+from refractory.benchmarks.suite import _plain
 
 
 def test_numpy_scalars_become_plain_json():

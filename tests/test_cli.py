@@ -9,7 +9,7 @@ TWO_DRUGS = Path(__file__).resolve().parent.parent / "scenarios" / "two-drugs.to
 
 def _refractory(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *map(str, args)],
+        [sys.executable, "-m", "refractory.cli", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
-
-from analysis import load
-from analysis.figures import (
+from refractory.analysis import load
+from refractory.analysis.figures import (
     FIGURES,
     _sample,
     best_change,
@@ -26,9 +25,9 @@ from analysis.figures import (
     typical_patient,
     waterfall_figure,
 )
-from analysis.results import ResultsError
-from sim.batch import run_batch
-from sim.scenario import parse_scenario
+from refractory.analysis.results import ResultsError
+from refractory.batch import run_batch
+from refractory.scenario import parse_scenario
 
 TRACED = 12
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from refractory.cli import main
+from refractory.compile import compile_model
+from refractory.engine import PATIENT_OUTPUTS, allocate_chunk, engine_runner, run_compartment
+from refractory.kernels.gpu import simulate_rows
+from refractory.kernels.streams import patient_states
+from refractory.scenario import load_scenario
 
-from kernels.gpu import simulate_rows
-from kernels.streams import patient_states
-from sim.cli import main
-from sim.compile import compile_model
-from sim.engine import PATIENT_OUTPUTS, allocate_chunk, engine_runner, run_compartment
-from sim.scenario import load_scenario
 from tests.verification.harness import ENGINE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent

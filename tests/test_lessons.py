@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from refractory import analysis
+from refractory.analysis.lessons import NARRATORS, lesson_text
+from refractory.cli import main
+from refractory.errors import ScenarioError
+from refractory.lessons import LESSONS_DIR, find_lesson, lesson_files, load_lesson, run_lesson
 from scipy import stats
-
-import analysis
-from analysis.lessons import NARRATORS, lesson_text
-from sim.cli import main
-from sim.errors import ScenarioError
-from sim.lessons import LESSONS_DIR, find_lesson, lesson_files, load_lesson, run_lesson
 
 ALPHA = 1e-3
 PATIENTS = 40

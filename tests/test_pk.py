@@ -5,14 +5,14 @@ import math
 
 import numpy as np
 import pytest
+from refractory.compile import compile_model
+from refractory.engine import ENGINES
+from refractory.kernels import treatment as tx
+from refractory.kernels.streams import patient_states
+from refractory.results import tables_from_chunk
+from refractory.scenario import parse_scenario
 from scipy import integrate
 
-from kernels import treatment as tx
-from kernels.streams import patient_states
-from sim.compile import compile_model
-from sim.engine import ENGINES
-from sim.results import tables_from_chunk
-from sim.scenario import parse_scenario
 from tests.verification.harness import plant
 
 DOSE, INTERVAL, HALF_LIFE, EC50, HILL, MAX_EFFECT = 2.0, 1.0, 0.5, 1.0, 2.0, 0.3

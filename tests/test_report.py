@@ -4,13 +4,12 @@
 import re
 
 import pytest
+from refractory.analysis import load
+from refractory.analysis.report import PER_FOLDER, build_report
+from refractory.analysis.summary import summarize
+from refractory.analysis.survival import logrank, refractory_endpoint
+from refractory.cli import main
 from test_figures import small_batch
-
-from analysis import load
-from analysis.report import PER_FOLDER, build_report
-from analysis.summary import summarize
-from analysis.survival import logrank, refractory_endpoint
-from sim.cli import main
 
 
 @pytest.fixture(scope="module")

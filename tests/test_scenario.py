@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-
-from sim.errors import ScenarioError
-from sim.lessons import lesson_files
-from sim.scenario import (
+from refractory.errors import ScenarioError
+from refractory.lessons import lesson_files
+from refractory.scenario import (
     MAX_MECHANISMS,
     Scenario,
     load_scenario,
@@ -19,7 +18,7 @@ from sim.scenario import (
     scenario_hash,
     with_overrides,
 )
-from sim.summary import describe
+from refractory.summary import describe
 
 HERE = Path(__file__).parent
 EXAMPLE = HERE / "scenarios" / "two-drugs.toml"

@@ -4,9 +4,8 @@ import time
 
 import numpy as np
 import pytest
-
-from kernels import random as kr
-from kernels.streams import patient_states
+from refractory.kernels import random as kr
+from refractory.kernels.streams import patient_states
 
 
 def reference_state(seed: int, patient: int) -> np.ndarray:

@@ -4,12 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from refractory.compile import compile_model
+from refractory.engine import ENGINES
+from refractory.results import Tables, tables_from_chunk
+from refractory.scenario import Scenario, load_scenario, parse_scenario
 from scipy import stats
-
-from sim.compile import compile_model
-from sim.engine import ENGINES
-from sim.results import Tables, tables_from_chunk
-from sim.scenario import Scenario, load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios" / "treatment"
 ALPHA = 1e-3

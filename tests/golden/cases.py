@@ -9,9 +9,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-
-from sim.batch import run_batch
-from sim.scenario import load_scenario, with_overrides
+from refractory.batch import run_batch
+from refractory.scenario import load_scenario, with_overrides
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]

@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
-from sim.compile import AGENT_MAX_CELLS, compile_model
-from sim.engine import ENGINES, engine_runner
-from sim.results import TABLES, Tables, tables_from_chunk
-from sim.scenario import Scenario, parse_scenario
+from refractory.compile import AGENT_MAX_CELLS, compile_model
+from refractory.engine import ENGINES, engine_runner
+from refractory.results import TABLES, Tables, tables_from_chunk
+from refractory.scenario import Scenario, parse_scenario
 
 from .stats import ALPHA, MIN_POWER, binomial_p, binomial_power
 

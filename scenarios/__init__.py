@@ -1,0 +1,1 @@
+"""The scenario files that ship with refractory: lessons, papers, treatment examples, benchmarks."""
