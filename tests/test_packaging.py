@@ -1,11 +1,14 @@
 """The built wheel installs one top-level package, refractory, with its scenario files."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: What the copy of the checkout that the wheel is built from leaves out.
+IGNORED = (".git", ".venv", "build", "results", "bench-results", "*.egg-info", "__pycache__")
 
 CHECK = """
 import importlib, pkgutil, sys
@@ -34,6 +37,9 @@ def _run(args: list, **options) -> str:
 
 
 def test_wheel_installs_only_refractory(tmp_path):
+    # Built from a copy, so that setuptools' build/ folder is not left in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*IGNORED))
     dist = tmp_path / "dist"
     _run(
         [
@@ -46,7 +52,7 @@ def test_wheel_installs_only_refractory(tmp_path):
             "-q",
             "-w",
             dist,
-            ROOT,
+            source,
         ]
     )
     wheel = next(dist.glob("refractory-*.whl"))
