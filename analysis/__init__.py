@@ -1,6 +1,5 @@
-"""Statistics, figures and the report read from a results folder (never runs simulations)."""
+"""Statistics, figures and the report of Results (refractory.Results; never runs simulations)."""
 
-from refractory.analysis.results import Results, ResultsError, load
 from refractory.analysis.summary import format_summary, summarize
 from refractory.analysis.survival import (
     Endpoint,
@@ -13,14 +12,11 @@ from refractory.analysis.survival import (
 
 __all__ = [
     "Endpoint",
-    "Results",
-    "ResultsError",
     "compare",
     "endpoint",
     "format_summary",
     "kaplan_meier",
     "km_median",
-    "load",
     "logrank",
     "summarize",
 ]

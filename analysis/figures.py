@@ -16,9 +16,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
-from refractory.analysis.results import Results, ResultsError
+
 from refractory.analysis.summary import driver_labels
 from refractory.analysis.survival import ENDPOINTS, Endpoint, endpoint, kaplan_meier
+from refractory.results import Results, ResultsError
 
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#fdae61", "PD": "#d73027"}
 RESPONSE_NAMES = {

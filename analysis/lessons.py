@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from refractory.analysis.report import build_report
-from refractory.analysis.results import Results, load
 from refractory.analysis.survival import kaplan_meier, progression_endpoint, refractory_endpoint
+from refractory.results import Results, load
 
 Runs = Sequence[tuple[str, Results]]
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
 from refractory.analysis import figures
-from refractory.analysis.results import Results, load
 from refractory.analysis.summary import summarize
 from refractory.analysis.survival import compare, lethal_endpoint, refractory_endpoint
+from refractory.results import Results, load
 from refractory.summary import describe
 
 RESPONSES = ("CR", "PR", "SD", "PD")

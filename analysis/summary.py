@@ -2,8 +2,9 @@
 
 import numpy as np
 import pandas as pd
-from refractory.analysis.results import Results
+
 from refractory.analysis.survival import kaplan_meier, refractory_endpoint
+from refractory.results import Results
 
 
 def driver_labels(progressed: pd.DataFrame) -> pd.Series:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from refractory.analysis.results import Results
 from scipy import stats
+
+from refractory.results import Results
 
 CONFIDENCE = 0.95
 ENDPOINTS = {

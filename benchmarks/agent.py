@@ -16,6 +16,7 @@ import statistics
 import time
 
 import numba
+
 from refractory.benchmarks.measure import Row, efficiency_row
 from refractory.benchmarks.peers import CELLS, MUTATION, RATE, PeerResult, run_peers
 from refractory.compile import compile_model
@@ -58,7 +59,7 @@ def agent_rate(days: float, patients: int, threads: int, repeats: int) -> tuple[
         started = time.perf_counter()
         chunk = run_agent(model, repeat + 1, 0, patients)
         elapsed = time.perf_counter() - started
-        events = float(chunk.patients[:, P_EVENTS].sum())
+        events = float(chunk.outputs.patient[:, P_EVENTS].sum())
         rates.append(events / elapsed)
     return statistics.median(rates), events / patients
 

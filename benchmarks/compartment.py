@@ -8,6 +8,7 @@ import argparse
 
 import numba
 import numpy as np
+
 from refractory.benchmarks.measure import Row, efficiency_row, machine, median_seconds
 from refractory.bundled import scenarios_folder
 from refractory.compile import compile_model
@@ -29,8 +30,8 @@ def _timed_batch(model, patients: int, threads: int, repeats: int):
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     return (
         seconds,
-        float(raw.patients[:, P_CLONE_STEPS].sum()),
-        float(raw.patients[:, P_EVENTS].sum()),
+        float(raw.outputs.patient[:, P_CLONE_STEPS].sum()),
+        float(raw.outputs.patient[:, P_EVENTS].sum()),
     )
 
 

@@ -13,6 +13,7 @@ import time
 
 import numba
 import numpy as np
+
 from refractory.benchmarks.compartment import TWO_DRUGS
 from refractory.benchmarks.measure import Row, median_seconds
 from refractory.compile import compile_model
@@ -26,9 +27,9 @@ SECTION = "gpu"
 def same_outcomes(cpu: RawChunk, gpu: RawChunk) -> np.ndarray:
     """Per patient: are the integer outcomes of the two runs equal?"""
     columns = [P_CURED, P_REFRACTORY, P_LINES_RECEIVED]
-    same = (cpu.patients[:, columns] == gpu.patients[:, columns]).all(axis=1)
+    same = (cpu.outputs.patient[:, columns] == gpu.outputs.patient[:, columns]).all(axis=1)
     for name in ("snap_cells", "genotypes"):
-        a, b = getattr(cpu, name), getattr(gpu, name)
+        a, b = getattr(cpu.outputs, name), getattr(gpu.outputs, name)
         same &= (a == b).reshape(a.shape[0], -1).all(axis=1)
     return same
 

@@ -1,14 +1,14 @@
 """Timing helpers and the row format of the benchmark table."""
 
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+
+from refractory.provenance import environment
 
 
 @dataclass
@@ -71,23 +71,15 @@ def python_in_fresh_process(code: str, env_extra: dict | None = None) -> str:
 
 
 def machine() -> dict:
-    """What the figures were measured on."""
+    """What the figures were measured on (the same record as a run's manifest)."""
     import numba
-    import numpy as np
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    info = environment()
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
+        "cpu": info["cpu"],
+        "cores": info["cores"],
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        "numba": numba.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
+        "numba": info["numba"],
+        "numpy": info["numpy"],
+        "python": info["python"],
     }

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numba
+
 from refractory.benchmarks.agent import CELLS, MUTATION, RATE, scenario
 from refractory.benchmarks.measure import Row
 from refractory.compile import compile_model
@@ -74,13 +75,13 @@ def rows(quick: bool) -> list[Row]:
             seed = repeat + 1
             started = time.perf_counter()
             raw = run_agent(model, seed, 0, 1)
-            kernel.append(raw.patients[0, P_EVENTS] / (time.perf_counter() - started))
+            kernel.append(raw.outputs.patient[0, P_EVENTS] / (time.perf_counter() - started))
             events, seconds, final = run_reference(binary, days, patient_states(seed, 0, 1)[0])
             reference.append(events / seconds)
-            end = tables_from_chunk(raw, sc).clones.query("moment == 'end'")
+            end = tables_from_chunk(raw, sc)["clones"].query("moment == 'end'")
             sizes = dict(zip(end.mechanisms, end.cells, strict=True))
             mine = [sizes.get(name, 0) for name in ("", "m1", "m2", "m1+m2")]
-            same &= events == raw.patients[0, P_EVENTS] and final == mine
+            same &= events == raw.outputs.patient[0, P_EVENTS] and final == mine
         numba.set_num_threads(threads)
     one, limit = statistics.median(kernel), statistics.median(reference)
     ratio = limit / one

@@ -8,6 +8,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
 from refractory.benchmarks import agent, compartment, gpu, reference, startup  # noqa: E402
 from refractory.benchmarks.measure import machine  # noqa: E402
 

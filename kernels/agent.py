@@ -11,6 +11,7 @@ engine. Reference: Gillespie (1977), J. Phys. Chem. 81:2340 (direct method).
 
 import numpy as np
 from numba import njit
+
 from refractory.kernels.clones import (
     CELLS,
     DIES,

@@ -15,6 +15,7 @@ samplers of kernels.random are.
 import math
 
 import numba
+
 from refractory.kernels.random import (
     binomial_words,
     load,

@@ -7,6 +7,7 @@ compartment engine's exact transitions.
 
 import numpy as np
 from numba import njit
+
 from refractory.kernels.model import (
     EXTINCT,
     PERSISTER,

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 from numba import njit
+
 from refractory.kernels.birth_death import log_mean, mutation_time, transition
 from refractory.kernels.clones import (
     BIRTH,
@@ -39,8 +40,6 @@ from refractory.kernels.clones import (
 from refractory.kernels.model import EXTINCT, PERSISTER, REACHED_STOP, REACHED_THRESHOLD, SANCTUARY
 from refractory.kernels.random import binomial, poisson
 
-#: Room for pending mutant groups inside one step.
-STACK_SIZE = 4096
 #: Moves (migration or phenotype switch) a cell can make within one step: there and back.
 MOVES_PER_STEP = 2
 #: Arrival-time groups of the cells that move within a step, when more than ``mutant_bins``

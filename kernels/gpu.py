@@ -6,11 +6,11 @@ very code the CPU tests check. Results are not bit-identical to the CPU's: the G
 ``log`` and ``exp`` can differ from the CPU's in the last bit, so times differ by an ulp
 and, rarely, a sampler decides otherwise and the patient's history diverges; the
 distributions are the same (the theory tests in tests/verification run on the GPU too).
-Each patient's scratch arrays are rows of preallocated arrays (the CPU engine allocates
-them per patient); ``patient_rows`` hands patient p its rows. The kernel is that one call;
-``simulate_rows`` runs the same rows in a CPU loop, which is how the layout is tested
-without a GPU (numba's CUDA simulator cannot call compiled CPU functions). Needs
-``numba-cuda`` and a CUDA GPU.
+Each patient's scratch arrays are rows of a preallocated batch Workspace (the CPU engine
+allocates one per patient); ``simulate_row`` hands patient p its rows of the workspace and
+of the outputs (kernels.records). The kernel is that one call; ``simulate_rows`` runs the
+same rows in a CPU loop, which is how the layout is tested without a GPU (numba's CUDA
+simulator cannot call compiled CPU functions). Needs ``numba-cuda`` and a CUDA GPU.
 """
 
 import numpy as np
@@ -21,10 +21,15 @@ try:
 except ImportError:  # a numba without its CUDA target: the CPU loop below still works
     cuda = None
 
-from refractory.kernels.clones import META_SIZE, REAL_COLUMNS
-from refractory.kernels.compartment import STACK_SIZE
 from refractory.kernels.model import ENGINE_AGENT, PatientModel
 from refractory.kernels.patient import simulate_patient
+from refractory.kernels.records import (
+    Outputs,
+    Workspace,
+    new_workspace,
+    patient_outputs,
+    patient_workspace,
+)
 
 #: Threads per block (32, 64 and 128 measured the same on an H100).
 THREADS_PER_BLOCK = 64
@@ -35,82 +40,16 @@ MAX_REGISTERS = 64
 
 
 @njit(cache=True)
-def patient_rows(
-    p,
-    states,
-    model,
-    ints,
-    reals,
-    meta,
-    stack_ints,
-    stack_start,
-    starts,
-    exposure,
-    level,
-    dosed_at,
-    next_dose,
-    patients,
-    lines,
-    snap_day,
-    snap_cells,
-    snap_first,
-    genotypes,
-    trace_day,
-    trace_line,
-    trace_cells,
-    untraced_day,
-    untraced_line,
-    untraced_cells,
-    no_cells,
-    no_counts,
-    no_unions,
-    scans,
-):
-    """``simulate_patient`` for patient ``p`` on row p of every array.
-
-    Patients past the traced ones get the empty rows ``untraced_*[0]``; the compartment
-    engine keeps no cells or lineages (``no_cells[0]``, ``no_counts[0]``, ``no_unions[0]``,
-    zero-length, of the CPU engine's types so that both share one compiled patient loop).
-    """
-    traced = p < trace_day.shape[0]
-    work = (
-        ints[p],
-        reals[p],
-        meta[p],
-        stack_ints[p],
-        stack_start[p],
-        no_cells[0],
-        starts[p],
-        exposure[p],
-        level[p],
-        dosed_at[p],
-        next_dose[p],
-    )
-    simulate_patient(
-        states[p],
-        model,
-        work,
-        patients[p],
-        lines[p],
-        snap_day[p],
-        snap_cells[p],
-        snap_first[p],
-        genotypes[p],
-        trace_day[p] if traced else untraced_day[0],
-        trace_line[p] if traced else untraced_line[0],
-        trace_cells[p] if traced else untraced_cells[0],
-        no_counts[0],
-        no_counts[0],
-        no_unions[0],
-        scans[p],
-    )
+def simulate_row(p, states, model, work, outputs):
+    """``simulate_patient`` for patient ``p`` on its rows of the batch records."""
+    simulate_patient(states[p], model, patient_workspace(work, p), patient_outputs(outputs, p))
 
 
-def _one_thread_per_patient(args):
-    """The kernel: thread p runs patient p (``args`` as ``patient_rows`` takes them after p)."""
+def _one_thread_per_patient(states, model, work, outputs):
+    """The kernel: thread p runs patient p."""
     p = cuda.grid(1)
-    if p < args[0].shape[0]:
-        patient_rows(p, *args)
+    if p < states.shape[0]:
+        simulate_row(p, states, model, work, outputs)
 
 
 _kernel = (
@@ -121,66 +60,40 @@ _kernel = (
 
 
 @njit(cache=True)
-def _rows_loop(args):
+def _rows_loop(states, model, work, outputs):
     """The kernel's work as a plain loop over patients."""
-    for p in range(args[0].shape[0]):
-        patient_rows(p, *args)
+    for p in range(states.shape[0]):
+        simulate_row(p, states, model, work, outputs)
 
 
-def _scratch(model: PatientModel, count: int) -> tuple:
-    """(shape, dtype) of each scratch array of ``count`` patients, in ``patient_rows`` order:
-    the clone table, the pending-cells stack, block starts, exposure and dosing state."""
-    slots = model.max_clones
-    nd = model.drug_max_effect.shape[0]
-    return (
-        ((count, slots, 3), np.int64),
-        ((count, slots, REAL_COLUMNS), np.float64),
-        ((count, META_SIZE), np.int64),
-        ((count, STACK_SIZE, 4), np.int64),
-        ((count, STACK_SIZE), np.float64),
-        ((count, slots + 1), np.int64),
-        ((count, nd + 2), np.float64),
-        ((count, nd), np.float64),
-        ((count, nd), np.float64),
-        ((count, nd), np.float64),
-    )
+def batch_workspace(model: PatientModel, count: int, empty=np.empty) -> Workspace:
+    """Scratch rows for ``count`` patients from ``empty(shape, dtype)``, shaped as
+    ``new_workspace`` shapes one patient's."""
+    one = new_workspace(model)
+    return Workspace(*(empty((count, *array.shape), array.dtype) for array in one))
 
 
 def workspace_bytes(model: PatientModel) -> int:
     """Bytes of one patient's scratch rows."""
-    return sum(
-        int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in _scratch(model, 1)
-    )
+    return sum(array.nbytes for array in new_workspace(model))
 
 
-def _arguments(states, model, outputs, empty, to_device):
-    """The argument tuple of ``patient_rows`` after p: inputs and outputs through
-    ``to_device``, scratch rows from ``empty(shape, dtype)``."""
-    moments = outputs[2].shape[1]
-    scratch = tuple(empty(shape, dtype) for shape, dtype in _scratch(model, states.shape[0]))
-    model = model._replace(
+def _on_device(model: PatientModel) -> PatientModel:
+    """The model with its arrays copied to the GPU."""
+    return model._replace(
         **{
-            name: to_device(np.ascontiguousarray(value))
+            name: cuda.to_device(np.ascontiguousarray(value))
             for name, value in model._asdict().items()
             if isinstance(value, np.ndarray)
         }
     )
-    untraced = (
-        empty((1, 0), np.float64),
-        empty((1, 0), np.int64),
-        empty((1, 0, outputs[8].shape[2]), np.int64),
-        empty((1, 0), np.int32),
-        empty((1, moments, 0), np.int32),
-        empty((1, moments, 0), np.int64),
-    )
-    return (to_device(states), model, *scratch, *outputs[:9], *untraced, outputs[9])
 
 
-def simulate_rows(states, model, *outputs, empty=np.empty):
+def simulate_rows(states, model, outputs, empty=np.empty):
     """The GPU kernel's work on the CPU, one patient after another (for tests): the
     arguments of ``simulate_batch_gpu``, the host arrays filled in place; the scratch rows
     come from ``empty(shape, dtype)``."""
-    _rows_loop(_arguments(states, model, outputs, empty, lambda array: array))
+    _rows_loop(states, model, batch_workspace(model, states.shape[0], empty), outputs)
 
 
 def _numpy_compat():
@@ -190,18 +103,16 @@ def _numpy_compat():
         np.row_stack = np.vstack
 
 
-def simulate_batch_gpu(states, model, *outputs):
-    """``refractory.kernels.patient.simulate_batch`` on the GPU for the compartment engine: the same
-    arguments less the (empty) lineage arrays (patients, lines, snap_day, snap_cells,
-    snap_first, genotypes, trace_day, trace_line, trace_cells, scans); the host arrays are
-    filled in place."""
+def simulate_batch_gpu(states, model, outputs: Outputs):
+    """``refractory.kernels.patient.simulate_batch`` on the GPU for the compartment engine:
+    the same arguments; the host arrays of ``outputs`` are filled in place."""
     if model.engine == ENGINE_AGENT:
         raise ValueError("the GPU runs the compartment engine only")
     _numpy_compat()
-    on_device = [cuda.to_device(array) for array in outputs]
-    args = _arguments(states, model, on_device, cuda.device_array, cuda.to_device)
+    on_device = Outputs(*(cuda.to_device(array) for array in outputs))
+    work = batch_workspace(model, states.shape[0], cuda.device_array)
     blocks = (states.shape[0] + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    _kernel[blocks, THREADS_PER_BLOCK](args)
+    _kernel[blocks, THREADS_PER_BLOCK](cuda.to_device(states), _on_device(model), work, on_device)
     for host, device in zip(outputs, on_device, strict=True):
         device.copy_to_host(host)
 

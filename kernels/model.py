@@ -97,6 +97,7 @@ class PatientModel(NamedTuple):
     max_log_growth: float  # largest expected log-growth of any clone in one step
     threshold_tolerance: float  # detection and lethal sizes are reached within this fraction
     max_clones: int
+    pending_groups: int  # room for groups of new cells pending inside one step
     mutant_bins: int  # above this many mutants in one step, group them by arrival time
     engine: int  # ENGINE_COMPARTMENT or ENGINE_AGENT
     agent_cells: int  # agent engine: room for this many cells (0 for the compartment engine)
@@ -127,6 +128,7 @@ class PatientModel(NamedTuple):
     carrying_capacity: float  # inf: no competition
     max_total_change: float  # under competition: largest relative change of the total per step
     pk_step: float  # longest step while a dosed drug acts (inf: none is dosed)
+    washed_out: float  # a dosed drug below this fraction of its ec50 has no effect
     # Sites and phenotypes (all zero without a [sanctuary] or [persister] table).
     sanctuary_exposure: np.ndarray  # (nd,) factor on each drug's effect in the sanctuary
     sanctuary_share: float  # initial clones' cells placed in the sanctuary (start = "cells")

@@ -1,12 +1,18 @@
 """One virtual patient from the first cell to cure, death or the horizon, and batches of them.
 
 The treatment policy runs here, inside compiled code, so a whole patient costs no Python
-calls: treatment starts at detection, scans measure the burden, progression switches to the
-next line, progression on the last line (or lethal burden) makes the disease refractory.
+calls. The loop is a decision loop: the decisions due now are applied (a fixed course ends,
+an intermittent phase turns, a line opens, doses are taken), the next decision point is
+chosen in one place (a scan, a dose, a phase or course end, a line's start, the horizon, a
+short step while a dosed drug acts), the tumour advances to it, and what it reached is
+handled (extinction, lethal burden, horizon, a scan read against the line). Each decision is
+a small function of the model and the patient's records (kernels.records); the policy's
+state lives in named slots of ``Workspace.policy``.
 """
 
 import numpy as np
 from numba import njit, prange
+
 from refractory.kernels.agent import advance as agent_advance
 from refractory.kernels.agent import label_cells, place_cells, snapshot_lineages
 from refractory.kernels.clones import (
@@ -19,11 +25,10 @@ from refractory.kernels.clones import (
     PARENT,
     USED,
     clone_slot,
-    new_table,
     set_rates,
     total_cells,
 )
-from refractory.kernels.compartment import STACK_SIZE, advance, new_stack
+from refractory.kernels.compartment import advance
 from refractory.kernels.model import (
     END_COMPLETED,
     END_CURED,
@@ -74,6 +79,36 @@ from refractory.kernels.model import (
     SCHEDULE_INTERMITTENT,
 )
 from refractory.kernels.random import binomial
+from refractory.kernels.records import (
+    Q_BASELINE,
+    Q_BEST,
+    Q_COMPLETED,
+    Q_COURSE_END,
+    Q_DRUG_ON,
+    Q_END_REASON,
+    Q_EVALUATING,
+    Q_GIVING,
+    Q_HORIZON,
+    Q_LAST_MEASURED,
+    Q_LAST_SCAN_DAY,
+    Q_LINE,
+    Q_LINE_END,
+    Q_LINE_START,
+    Q_NADIR,
+    Q_NEXT_SCAN,
+    Q_NOW,
+    Q_ORIGIN,
+    Q_PENDING,
+    Q_PENDING_START,
+    Q_PHASE_END,
+    Q_REFRACTORY,
+    Q_SCAN_ROW,
+    Q_STALE,
+    Q_TRACE_ROW,
+    new_workspace,
+    patient_outputs,
+    reset_workspace,
+)
 from refractory.kernels.treatment import (
     dosed_drug_acting,
     fill_exposure,
@@ -83,96 +118,107 @@ from refractory.kernels.treatment import (
 )
 
 
-@njit(cache=True)
-def _advance(
-    state,
-    model,
-    ints,
-    reals,
-    meta,
-    stack_ints,
-    stack_start,
-    barcodes,
-    starts,
-    exposure,
-    t,
-    t_stop,
-    threshold,
-):
+@njit(cache=True, _nrt=False)
+def _advance(state, model, work, t, t_stop, threshold):
     """Advance the tumour with the model's engine (cell by cell, or clone transitions)."""
     if model.engine == ENGINE_AGENT:
         return agent_advance(
-            state, model, ints, reals, meta, barcodes, starts, exposure, t, t_stop, threshold
+            state,
+            model,
+            work.ints,
+            work.reals,
+            work.meta,
+            work.barcodes,
+            work.starts,
+            work.exposure,
+            t,
+            t_stop,
+            threshold,
         )
     return advance(
-        state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, t_stop, threshold
+        state,
+        model,
+        work.ints,
+        work.reals,
+        work.meta,
+        work.stack_ints,
+        work.stack_start,
+        work.exposure,
+        t,
+        t_stop,
+        threshold,
     )
 
 
-@njit(cache=True)
-def _snapshot(ints, reals, meta, moment, day, origin, snap_day, snap_cells, snap_first):
-    """Record clone sizes and first-seen days (relative to ``origin``) at an output moment."""
-    snap_day[moment] = day
-    for c in range(meta[USED]):
-        snap_cells[moment, c] = ints[c, CELLS]
-        snap_first[moment, c] = reals[c, FIRST_SEEN] - origin
+# Outputs written at the moments a decision records something.
 
 
-@njit(cache=True)
-def _trace(ints, meta, row, day, line, trace_day, trace_line, trace_cells):
-    """Record every slot's cells at ``day`` in row ``row`` of a traced patient; next row."""
-    if row >= trace_day.shape[0] or (row > 0 and trace_day[row - 1] == day):
-        return row
-    trace_day[row] = day
-    trace_line[row] = line
-    for c in range(meta[USED]):
-        trace_cells[row, c] = ints[c, CELLS]
-    return row + 1
+@njit(cache=True, _nrt=False)
+def _snapshot(work, out, moment, day, origin):
+    """Record clone sizes, first-seen days (relative to ``origin``) and, for the agent
+    engine, each barcode's cells at an output moment."""
+    out.snap_day[moment] = day
+    for c in range(work.meta[USED]):
+        out.snap_cells[moment, c] = work.ints[c, CELLS]
+        out.snap_first[moment, c] = work.reals[c, FIRST_SEEN] - origin
+    snapshot_lineages(
+        work.ints,
+        work.meta,
+        work.barcodes,
+        work.starts,
+        moment,
+        out.lineage_cells,
+        out.lineage_resistant,
+        out.lineage_mechanisms,
+    )
 
 
-@njit(cache=True)
-def _seen_cells(model, ints, meta):
+@njit(cache=True, _nrt=False)
+def _trace(work, out, day, line):
+    """Record every slot's cells at ``day`` in the next row of a traced patient."""
+    q = work.policy
+    row = int(q[Q_TRACE_ROW])
+    if row >= out.trace_day.shape[0] or (row > 0 and out.trace_day[row - 1] == day):
+        return
+    out.trace_day[row] = day
+    out.trace_line[row] = line
+    for c in range(work.meta[USED]):
+        out.trace_cells[row, c] = work.ints[c, CELLS]
+    q[Q_TRACE_ROW] = row + 1
+
+
+@njit(cache=True, _nrt=False)
+def _record_scan(work, out, day, line, measured, cells, drug_on):
+    """Write one scan (day, 1-based line or 0, measured and true burden, on drug)."""
+    q = work.policy
+    row = int(q[Q_SCAN_ROW])
+    if row >= out.scans.shape[0]:
+        return
+    out.scans[row, S_DAY] = day
+    out.scans[row, S_LINE] = line
+    out.scans[row, S_MEASURED] = measured
+    out.scans[row, S_TRUE] = cells
+    out.scans[row, S_ON_DRUG] = 1.0 if drug_on else 0.0
+    q[Q_SCAN_ROW] = row + 1
+
+
+@njit(cache=True, _nrt=False)
+def _seen_cells(model, work):
     """Cells a scan sees: all of them, or those outside the sanctuary when scans miss it."""
     seen = 0
-    for c in range(meta[USED]):
-        if model.sanctuary_visible == 1 or (ints[c, GENOTYPE] & SANCTUARY) == 0:
-            seen += ints[c, CELLS]
+    for c in range(work.meta[USED]):
+        if model.sanctuary_visible == 1 or (work.ints[c, GENOTYPE] & SANCTUARY) == 0:
+            seen += work.ints[c, CELLS]
     return seen
 
 
-@njit(cache=True)
-def _place_clone(state, model, ints, reals, meta, exposure, genotype, cells):
-    """Add an initial clone, its cells split between the sites by the sanctuary's share."""
-    sheltered = binomial(state, cells, model.sanctuary_share) if model.sanctuary_share > 0 else 0
-    for site, count in ((np.int64(0), cells - sheltered), (SANCTUARY, sheltered)):
-        if count > 0:
-            c = clone_slot(model, ints, reals, meta, genotype | site, np.int64(-1), exposure, 0.0)
-            ints[c, CELLS] += count
+@njit(cache=True, _nrt=False)
+def _visible(model, measured):
+    """A measurement as reported: 0 below the visible size."""
+    return measured if measured >= model.visible_cells else 0.0
 
 
-@njit(cache=True)
-def _record_scan(scans, row, day, line, measured, cells, drug_on):
-    """Write one scan (day, 1-based line or 0, measured and true burden, on drug); next row."""
-    if row >= scans.shape[0]:
-        return row
-    scans[row, S_DAY] = day
-    scans[row, S_LINE] = line
-    scans[row, S_MEASURED] = measured
-    scans[row, S_TRUE] = cells
-    scans[row, S_ON_DRUG] = 1.0 if drug_on else 0.0
-    return row + 1
-
-
-@njit(cache=True)
-def _open_line(line_row, day):
-    """Start a line's output row on ``day``: nothing progressed, given or counted yet."""
-    line_row[L_START_DAY] = day
-    for column in (L_PROGRESSED, L_RELAPSE, L_ON_TREATMENT, L_DOSES_SCHEDULED, L_DOSES_TAKEN):
-        line_row[column] = 0.0
-    line_row[L_DAYS_ON_DRUG] = 0.0
-
-
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _earliest(days):
     """Smallest entry (inf for none)."""
     first = np.inf
@@ -181,7 +227,7 @@ def _earliest(days):
     return first
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _category(measured, baseline, partial_response_decrease):
     if measured == 0.0:
         return RESPONSE_CR
@@ -190,440 +236,429 @@ def _category(measured, baseline, partial_response_decrease):
     return RESPONSE_SD
 
 
-@njit(cache=True)
-def new_workspace(model):
-    """One patient's scratch arrays, as the tuple ``simulate_patient`` takes: the clone table
-    (ints, reals, meta), the pending-cells stack, the agent engine's cells (barcodes, block
-    starts), the exposure vector and the dosed drugs' levels, dose days and next doses."""
-    ints, reals, meta = new_table(model.max_clones)
-    stack_ints, stack_start = new_stack(STACK_SIZE)
-    nd = model.drug_max_effect.shape[0]
-    return (
-        ints,
-        reals,
-        meta,
-        stack_ints,
-        stack_start,
-        np.empty(model.agent_cells, np.int32),
-        np.empty(model.max_clones + 1, np.int64),
-        np.empty(nd + 2),
-        np.empty(nd),
-        np.empty(nd),
-        np.empty(nd),
+# Before treatment: the tumour grows to detection, or starts from the given clones.
+
+
+@njit(cache=True, _nrt=False)
+def _place_clone(state, model, work, genotype, cells):
+    """Add an initial clone, its cells split between the sites by the sanctuary's share."""
+    sheltered = binomial(state, cells, model.sanctuary_share) if model.sanctuary_share > 0 else 0
+    for site, count in ((np.int64(0), cells - sheltered), (SANCTUARY, sheltered)):
+        if count > 0:
+            c = clone_slot(
+                model,
+                work.ints,
+                work.reals,
+                work.meta,
+                genotype | site,
+                np.int64(-1),
+                work.exposure,
+                0.0,
+            )
+            work.ints[c, CELLS] += count
+
+
+@njit(cache=True, _nrt=False)
+def _grow_to_treatment(state, model, work, out):
+    """Grow from one cell until a lineage reaches detection (a single cell restarts on
+    extinction), or place the initial clones; returns treatment start's day."""
+    if model.start_cells.shape[0] > 0:
+        for i in range(model.start_cells.shape[0]):
+            _place_clone(state, model, work, model.start_genotypes[i], model.start_cells[i])
+        place_cells(work.ints, work.meta, work.barcodes, work.starts)
+        return 0.0
+    while True:
+        work.meta[USED] = 0
+        founder = clone_slot(
+            model, work.ints, work.reals, work.meta, np.int64(0), np.int64(-1), work.exposure, 0.0
+        )
+        work.ints[founder, CELLS] = 1
+        place_cells(work.ints, work.meta, work.barcodes, work.starts)
+        t, reason = _advance(state, model, work, 0.0, np.inf, model.detection_cells)
+        if reason == REACHED_THRESHOLD:
+            out.patient[P_DAYS_TO_DETECTION] = t
+            return t
+
+
+@njit(cache=True, _nrt=False)
+def _start_treatment(state, model, work, out, t):
+    """Record the tumour at treatment start (clones, lineages, trace, the first measurement)
+    and set the policy's state: no line yet, the first one due after its free interval."""
+    q = work.policy
+    n_lines = model.line_drugs.shape[0]
+    total = total_cells(work.ints, work.meta)
+    out.patient[P_CELLS_AT_START] = total
+    resistant = 0
+    for c in range(work.meta[USED]):
+        if (work.ints[c, GENOTYPE] & MECHANISMS) != 0:
+            resistant += work.ints[c, CELLS]
+    out.patient[P_RESISTANT_AT_START] = resistant
+    label_cells(work.meta, work.barcodes, work.starts)
+    _snapshot(work, out, 0, 0.0, t)
+    _trace(work, out, 0.0, 1 if n_lines > 0 else 0)
+    measured = measure(state, float(_seen_cells(model, work)), model.measurement_cv)
+    _record_scan(work, out, 0.0, 0, _visible(model, measured), total, False)
+    q[Q_NOW] = t
+    q[Q_ORIGIN] = t
+    q[Q_HORIZON] = t + model.horizon_days
+    q[Q_LINE] = -1
+    q[Q_PENDING] = 0 if n_lines > 0 else -1
+    q[Q_PENDING_START] = t + model.line_free_days[0] if n_lines > 0 else np.inf
+    q[Q_LINE_START] = t
+    q[Q_LINE_END] = t
+    q[Q_COURSE_END] = np.inf
+    q[Q_PHASE_END] = np.inf
+    q[Q_NEXT_SCAN] = t + model.scan_every_days
+    q[Q_BASELINE] = measured
+    q[Q_NADIR] = measured
+    q[Q_BEST] = RESPONSE_NONE
+    q[Q_LAST_MEASURED] = measured
+    q[Q_LAST_SCAN_DAY] = t
+    q[Q_END_REASON] = END_HORIZON
+
+
+# The decisions due at a moment, in the order they apply.
+
+
+@njit(cache=True, _nrt=False)
+def _end_course(model, work, out):
+    """The line's fixed course is over: its drugs stop, follow-up goes on."""
+    q = work.policy
+    t, line = q[Q_NOW], int(q[Q_LINE])
+    q[Q_GIVING] = q[Q_DRUG_ON] = 0.0
+    q[Q_COMPLETED] = q[Q_STALE] = 1.0
+    q[Q_COURSE_END] = q[Q_PHASE_END] = np.inf
+    schedule_doses(model, -1, t, work.next_dose)
+    q[Q_LINE_END] = t
+    out.lines[line, L_END_DAY] = t - q[Q_ORIGIN]
+    out.lines[line, L_END_REASON] = END_COMPLETED
+
+
+@njit(cache=True, _nrt=False)
+def _turn_phase(model, work):
+    """An intermittent schedule turns from on to off or back."""
+    q = work.policy
+    line = int(q[Q_LINE])
+    on = q[Q_DRUG_ON] == 0.0
+    q[Q_DRUG_ON] = 1.0 if on else 0.0
+    q[Q_PHASE_END] += model.line_days_on[line] if on else model.line_days_off[line]
+    schedule_doses(model, line if on else -1, q[Q_NOW], work.next_dose)
+    q[Q_STALE] = 1.0
+
+
+@njit(cache=True, _nrt=False)
+def _open_line(state, model, work, out):
+    """The pending line starts: measured at its start (its baseline) unless a scan just was,
+    its course and schedule begin, its first doses are due."""
+    q = work.policy
+    t = q[Q_NOW]
+    line = int(q[Q_PENDING])
+    q[Q_LINE] = line
+    q[Q_PENDING] = -1
+    q[Q_PENDING_START] = np.inf
+    q[Q_EVALUATING] = q[Q_GIVING] = q[Q_DRUG_ON] = q[Q_STALE] = 1.0
+    q[Q_COMPLETED] = 0.0
+    q[Q_LINE_START] = t
+    q[Q_BEST] = RESPONSE_NONE
+    if q[Q_LAST_SCAN_DAY] != t:
+        total = total_cells(work.ints, work.meta)
+        measured = measure(state, float(_seen_cells(model, work)), model.measurement_cv)
+        q[Q_LAST_MEASURED] = measured
+        _record_scan(work, out, t - q[Q_ORIGIN], line + 1, _visible(model, measured), total, True)
+    q[Q_BASELINE] = q[Q_NADIR] = q[Q_LAST_MEASURED]
+    q[Q_COURSE_END] = t + model.line_max_days[line]
+    if model.line_schedule[line] == SCHEDULE_INTERMITTENT:
+        q[Q_PHASE_END] = t + model.line_days_on[line]
+    row = out.lines[line]
+    row[L_START_DAY] = t - q[Q_ORIGIN]
+    for column in (L_PROGRESSED, L_RELAPSE, L_ON_TREATMENT, L_DOSES_SCHEDULED, L_DOSES_TAKEN):
+        row[column] = 0.0
+    row[L_DAYS_ON_DRUG] = 0.0
+    schedule_doses(model, line, t, work.next_dose)
+
+
+@njit(cache=True, _nrt=False)
+def _apply_due_decisions(state, model, work, out):
+    """Every decision due at the patient's clock, in order: course end, phase turn, line
+    start, doses."""
+    q = work.policy
+    t = q[Q_NOW]
+    if t >= q[Q_COURSE_END]:
+        _end_course(model, work, out)
+    if t >= q[Q_PHASE_END]:
+        _turn_phase(model, work)
+    if t >= q[Q_PENDING_START]:
+        _open_line(state, model, work, out)
+    if _earliest(work.next_dose) <= t:
+        line = int(q[Q_LINE])
+        take_doses(
+            state, model, line, t, work.next_dose, work.level, work.dosed_at, out.lines[line]
+        )
+        q[Q_STALE] = 1.0
+
+
+@njit(cache=True, _nrt=False)
+def _next_decision(model, work):
+    """The next decision point: scan, horizon, course or phase end, line start, dose; and
+    while a dosed drug acts, a short step (its exposure is held constant over a step).
+    Returns (day, whether a dosed drug acts)."""
+    q = work.policy
+    stop = min(
+        min(q[Q_NEXT_SCAN], q[Q_HORIZON]),
+        min(min(q[Q_COURSE_END], q[Q_PHASE_END]), q[Q_PENDING_START]),
     )
+    stop = min(stop, _earliest(work.next_dose))
+    acting = dosed_drug_acting(model, work.level, work.dosed_at, q[Q_NOW])
+    if acting:
+        stop = min(stop, q[Q_NOW] + model.pk_step)
+    return stop, acting
 
 
-@njit(cache=True)
-def _reset(model, work):
-    """Clear a workspace for a new patient (it may hold the last one's state), without
-    allocating, so that compiled GPU code can reuse preallocated rows."""
-    ints, reals, meta, _, _, _, starts, exposure, level, dosed_at, next_dose = work
-    for c in range(ints.shape[0]):
-        for j in range(ints.shape[1]):
-            ints[c, j] = 0
-        for j in range(reals.shape[1]):
-            reals[c, j] = 0.0
-    for j in range(meta.shape[0]):
-        meta[j] = 0
-    for c in range(starts.shape[0]):
-        starts[c] = 0
-    untreated = model.line_exposure[-1]
-    for j in range(exposure.shape[0]):
-        exposure[j] = untreated[j]
-    for j in range(level.shape[0]):
-        level[j] = 0.0
-        dosed_at[j] = 0.0
-        next_dose[j] = np.inf
+@njit(cache=True, _nrt=False)
+def _advance_to(state, model, work, out, stop, acting):
+    """Refill the exposure if it changed (at the step's middle while a dosed drug acts),
+    advance the tumour to ``stop`` (or what it reaches first), count the days on drug."""
+    q = work.policy
+    t, line = q[Q_NOW], int(q[Q_LINE])
+    drug_on = q[Q_DRUG_ON] == 1.0
+    if q[Q_STALE] == 1.0 or acting:
+        q[Q_STALE] = 0.0
+        fill_exposure(
+            model, line, drug_on, work.level, work.dosed_at, 0.5 * (t + stop), work.exposure
+        )
+        for c in range(work.meta[USED]):
+            set_rates(model, work.ints, work.reals, c, work.exposure)
+    now, reason = _advance(state, model, work, t, stop, model.lethal_cells)
+    if drug_on:
+        out.lines[line, L_DAYS_ON_DRUG] += now - t
+    q[Q_NOW] = now
+    return reason
 
 
-@njit(cache=True)
-def simulate_patient(
-    state,
-    model,
-    work,
-    patient,
-    lines,
-    snap_day,
-    snap_cells,
-    snap_first,
-    genotypes,
-    trace_day,
-    trace_line,
-    trace_cells,
-    lineage_cells,
-    lineage_resistant,
-    lineage_mechanisms,
-    scans,
-):
+# What the tumour reached.
+
+
+@njit(cache=True, _nrt=False)
+def _record_progression(work, out):
+    """Progression on the line followed: when, whether it relapsed (after a complete response
+    or a completed course) and whether the line was being given."""
+    q = work.policy
+    row = out.lines[int(q[Q_LINE])]
+    row[L_PROGRESSED] = 1.0
+    row[L_DAYS_TO_PROGRESSION] = q[Q_NOW] - q[Q_LINE_START]
+    row[L_RELAPSE] = 1.0 if q[Q_NADIR] == 0.0 or q[Q_COMPLETED] == 1.0 else 0.0
+    row[L_ON_TREATMENT] = 1.0 if q[Q_GIVING] == 1.0 else 0.0
+
+
+@njit(cache=True, _nrt=False)
+def _become_refractory(work, out):
+    q = work.policy
+    q[Q_REFRACTORY] = 1.0
+    out.patient[P_DAYS_TO_REFRACTORY] = q[Q_NOW] - q[Q_ORIGIN]
+
+
+@njit(cache=True, _nrt=False)
+def _reach_lethal(work, out):
+    """Lethal burden: a progression of the line followed; refractory disease unless the
+    patient was in follow-up after a completed course."""
+    q = work.policy
+    out.patient[P_LETHAL] = 1.0
+    out.patient[P_DAYS_TO_LETHAL] = q[Q_NOW] - q[Q_ORIGIN]
+    q[Q_END_REASON] = END_LETHAL
+    evaluating = q[Q_EVALUATING] == 1.0
+    if evaluating:
+        _record_progression(work, out)
+    if (evaluating or q[Q_PENDING] >= 0) and q[Q_COMPLETED] == 0.0:
+        _become_refractory(work, out)
+
+
+@njit(cache=True, _nrt=False)
+def _progress(model, work, out, adaptive):
+    """Progression at a scan: the line ends (the next one is due after its free interval),
+    or on the last line the disease is refractory (an adaptive line then resumes)."""
+    q = work.policy
+    t, origin, line = q[Q_NOW], q[Q_ORIGIN], int(q[Q_LINE])
+    giving = q[Q_GIVING] == 1.0
+    if q[Q_BEST] == RESPONSE_NONE:
+        q[Q_BEST] = RESPONSE_PD
+    out.lines[line, L_BEST_RESPONSE] = q[Q_BEST]
+    _record_progression(work, out)
+    if giving:
+        q[Q_LINE_END] = t
+        out.lines[line, L_END_DAY] = t - origin
+        out.lines[line, L_END_REASON] = END_PROGRESSION
+    _snapshot(work, out, line + 1, t - origin, origin)
+    q[Q_EVALUATING] = 0.0
+    if line == model.line_drugs.shape[0] - 1:
+        if giving:
+            _become_refractory(work, out)
+            if adaptive and q[Q_DRUG_ON] == 0.0:
+                q[Q_DRUG_ON] = q[Q_STALE] = 1.0
+                schedule_doses(model, line, t, work.next_dose)
+        return
+    pending = line + 1
+    q[Q_PENDING] = pending
+    q[Q_PENDING_START] = max(t, q[Q_LINE_END] + model.line_free_days[pending])
+    q[Q_GIVING] = q[Q_DRUG_ON] = 0.0
+    q[Q_STALE] = 1.0
+    q[Q_COURSE_END] = q[Q_PHASE_END] = np.inf
+    schedule_doses(model, -1, t, work.next_dose)
+
+
+@njit(cache=True, _nrt=False)
+def _respond(model, work, measured, adaptive):
+    """No progression at a scan: the best response and the nadir so far; an adaptive line
+    pauses below its fraction of the baseline and resumes at its other one."""
+    q = work.policy
+    category = _category(measured, q[Q_BASELINE], model.partial_response_decrease)
+    if q[Q_BEST] == RESPONSE_NONE or category < q[Q_BEST]:
+        q[Q_BEST] = category
+    q[Q_NADIR] = min(q[Q_NADIR], measured)
+    if q[Q_GIVING] == 0.0 or not adaptive:
+        return
+    line = int(q[Q_LINE])
+    baseline = q[Q_BASELINE]
+    if q[Q_DRUG_ON] == 1.0 and measured < model.line_pause_below[line] * baseline:
+        q[Q_DRUG_ON] = 0.0
+        schedule_doses(model, -1, q[Q_NOW], work.next_dose)
+        q[Q_STALE] = 1.0
+    elif q[Q_DRUG_ON] == 0.0 and measured >= model.line_resume_at[line] * baseline:
+        q[Q_DRUG_ON] = 1.0
+        schedule_doses(model, line, q[Q_NOW], work.next_dose)
+        q[Q_STALE] = 1.0
+
+
+@njit(cache=True, _nrt=False)
+def _scan(state, model, work, out):
+    """A scheduled scan: trace and measure the burden, then read it against the line:
+    progression above (1 + increase) x the nadir (or the baseline, for adaptive lines and
+    ``progression_from_baseline``), else a response."""
+    q = work.policy
+    t, origin, line = q[Q_NOW], q[Q_ORIGIN], int(q[Q_LINE])
+    q[Q_NEXT_SCAN] += model.scan_every_days
+    _trace(work, out, t - origin, line + 1)
+    total = total_cells(work.ints, work.meta)
+    measured = _visible(
+        model, measure(state, float(_seen_cells(model, work)), model.measurement_cv)
+    )
+    q[Q_LAST_MEASURED] = measured
+    q[Q_LAST_SCAN_DAY] = t
+    evaluating = q[Q_EVALUATING] == 1.0
+    followed = line + 1 if evaluating or q[Q_GIVING] == 1.0 else 0
+    _record_scan(work, out, t - origin, followed, measured, total, q[Q_DRUG_ON] == 1.0)
+    if not evaluating:
+        return
+    reference = q[Q_NADIR]
+    adaptive = model.line_schedule[line] == SCHEDULE_ADAPTIVE
+    if q[Q_NADIR] > 0.0 and (adaptive or model.progression_from_baseline == 1):
+        reference = q[Q_BASELINE]
+    if measured > 0.0 and measured > (1.0 + model.progression_increase) * reference:
+        _progress(model, work, out, adaptive)
+    else:
+        _respond(model, work, measured, adaptive)
+
+
+@njit(cache=True, _nrt=False)
+def _treat(state, model, work, out):
+    """The decision loop, from treatment start to cure, lethal burden or the horizon."""
+    q = work.policy
+    while True:
+        _apply_due_decisions(state, model, work, out)
+        stop, acting = _next_decision(model, work)
+        reason = _advance_to(state, model, work, out, stop, acting)
+        if reason == EXTINCT:
+            out.patient[P_CURED] = 1.0
+            q[Q_END_REASON] = END_CURED
+            return
+        if reason == REACHED_THRESHOLD:
+            _reach_lethal(work, out)
+            return
+        if q[Q_NOW] >= q[Q_HORIZON]:
+            q[Q_END_REASON] = END_HORIZON
+            return
+        if q[Q_NOW] >= q[Q_NEXT_SCAN]:
+            _scan(state, model, work, out)
+
+
+@njit(cache=True, _nrt=False)
+def _close_line(work, out):
+    """At the end, the line still followed gets its best response (CR if cured, PD if the
+    burden became lethal before any response) and, if being given, its end."""
+    q = work.policy
+    if q[Q_EVALUATING] == 0.0:
+        return
+    line = int(q[Q_LINE])
+    end_reason = q[Q_END_REASON]
+    if end_reason == END_CURED:
+        q[Q_BEST] = RESPONSE_CR
+    elif end_reason == END_LETHAL and q[Q_BEST] == RESPONSE_NONE:
+        q[Q_BEST] = RESPONSE_PD
+    out.lines[line, L_BEST_RESPONSE] = q[Q_BEST]
+    if q[Q_GIVING] == 1.0:
+        out.lines[line, L_END_DAY] = q[Q_NOW] - q[Q_ORIGIN]
+        out.lines[line, L_END_REASON] = end_reason
+
+
+@njit(cache=True, _nrt=False)
+def _finish(work, out):
+    """The patient's row, the clones at the end and every slot's genotype."""
+    q = work.policy
+    t, origin = q[Q_NOW], q[Q_ORIGIN]
+    out.patient[P_REFRACTORY] = q[Q_REFRACTORY]
+    out.patient[P_CELLS_AT_END] = total_cells(work.ints, work.meta)
+    out.patient[P_LINES_RECEIVED] = q[Q_LINE] + 1
+    out.patient[P_END_DAY] = t - origin
+    out.patient[P_OVERFLOW] = work.meta[OVERFLOW]
+    out.patient[P_CLONE_STEPS] = work.meta[CLONE_STEPS]
+    out.patient[P_EVENTS] = work.meta[EVENTS]
+    _snapshot(work, out, out.snap_day.shape[0] - 1, t - origin, origin)
+    _trace(work, out, t - origin, q[Q_LINE] + 1)
+    for c in range(work.meta[USED]):
+        out.genotypes[c, 0] = work.ints[c, GENOTYPE]
+        out.genotypes[c, 1] = work.ints[c, PARENT]
+
+
+@njit(cache=True, _nrt=False)
+def simulate_patient(state, model, work, out):
     """Simulate one patient from the first cell (or the given clones) to cure, death or horizon.
 
-    ``work`` is a workspace (``new_workspace``), cleared here: nothing is allocated, so the
-    same code compiles for the GPU (kernels.gpu).
+    ``work`` is a Workspace (kernels.records), cleared here: nothing is allocated, so the
+    same code compiles for the GPU (kernels.gpu). ``out`` is the patient's Outputs.
 
     Writes the patient row (P_* columns), one row per line received (L_* columns), clone
     snapshots at treatment start (moment 0), at each line's progression (moment l + 1) and at
-    the end (last moment), the genotype and parent genotype of each clone slot (slots, 2),
-    and, if the trace arrays have rows, every slot's cells at treatment start, at each scan
-    and at the end (with the line then running, 0 = none). Days count from treatment start.
-    A single cell restarts on extinction until one lineage reaches detection. The agent
-    engine also records each barcode's cells, resistant cells and mechanisms at the clone
-    snapshot moments in ``lineage_*`` (moments, barcodes). Every scan (and the baseline
-    measurement of each line) goes to a row of ``scans`` (S_* columns).
+    the end (last moment), the genotype and parent genotype of each clone slot, and, if the
+    trace arrays have rows, every slot's cells at treatment start, at each scan and at the
+    end (with the line then running, 0 = none). Days count from treatment start. The agent
+    engine also records each barcode's cells, resistant cells and mechanisms at the snapshot
+    moments. Every scan (and the baseline measurement of each line) goes to a row of scans.
 
     The treatment policy: each line starts after its treatment-free interval, is given on its
     schedule (continuous, intermittent, adaptive pauses at scans) with dosed drugs taken per
     the adherence probability, ends at progression or at the end of its fixed course; a
-    progression then opens the next line. Rates are refilled whenever the exposure changes and
-    held constant over steps while a dosed drug's concentration moves (kernels.treatment).
+    progression then opens the next line, and progression on the last line (or lethal
+    burden) makes the disease refractory. Rates are refilled whenever the exposure changes
+    and held constant over steps while a dosed drug's concentration moves
+    (kernels.treatment).
     """
-    _reset(model, work)
-    ints, reals, meta, stack_ints, stack_start, barcodes, starts = work[:7]
-    exposure, level, dosed_at, next_dose = work[7:]
-    n_lines = model.line_drugs.shape[0]
-    lethal = model.lethal_cells
-    patient[P_CURED] = 0.0
-    patient[P_LETHAL] = 0.0
-    if model.start_cells.shape[0] == 0:
-        while True:
-            meta[USED] = 0
-            founder = clone_slot(model, ints, reals, meta, np.int64(0), np.int64(-1), exposure, 0.0)
-            ints[founder, CELLS] = 1
-            place_cells(ints, meta, barcodes, starts)
-            t, reason = _advance(
-                state,
-                model,
-                ints,
-                reals,
-                meta,
-                stack_ints,
-                stack_start,
-                barcodes,
-                starts,
-                exposure,
-                0.0,
-                np.inf,
-                model.detection_cells,
-            )
-            if reason == REACHED_THRESHOLD:
-                break
-        patient[P_DAYS_TO_DETECTION] = t
-    else:
-        for i in range(model.start_cells.shape[0]):
-            genotype, cells = model.start_genotypes[i], model.start_cells[i]
-            _place_clone(state, model, ints, reals, meta, exposure, genotype, cells)
-        place_cells(ints, meta, barcodes, starts)
-        t = 0.0
-    origin = t
-    horizon = origin + model.horizon_days
-    total = total_cells(ints, meta)
-    patient[P_CELLS_AT_START] = total
-    resistant = 0
-    for c in range(meta[USED]):
-        if (ints[c, GENOTYPE] & MECHANISMS) != 0:
-            resistant += ints[c, CELLS]
-    patient[P_RESISTANT_AT_START] = resistant
-    _snapshot(ints, reals, meta, 0, 0.0, origin, snap_day, snap_cells, snap_first)
-    label_cells(meta, barcodes, starts)
-    snapshot_lineages(
-        ints, meta, barcodes, starts, 0, lineage_cells, lineage_resistant, lineage_mechanisms
-    )
-    row = _trace(ints, meta, 0, 0.0, 1 if n_lines > 0 else 0, trace_day, trace_line, trace_cells)
-    cv = model.measurement_cv
-    last_measured = measure(state, float(_seen_cells(model, ints, meta)), cv)
-    last_scan_day = t
-    first = last_measured if last_measured >= model.visible_cells else 0.0
-    scan_row = _record_scan(scans, 0, 0.0, 0, first, total, False)
-    stale = False  # the exposure must be refilled before the next advance
-    refractory = False
-    line = -1
-    evaluating = False  # scans are read against the line
-    giving = False  # the line's treatment is being given
-    drug_on = False  # its drugs are administered now (schedules pause them)
-    completed = False  # the line's fixed course is over: follow-up
-    pending = 0 if n_lines > 0 else -1
-    pending_start = t + model.line_free_days[0] if n_lines > 0 else np.inf
-    line_start = line_end = t
-    baseline = nadir = last_measured
-    best = RESPONSE_NONE
-    course_end = phase_end = np.inf
-    next_scan = t + model.scan_every_days
-    end_reason = END_HORIZON
-    if n_lines > 0 or model.start_cells.shape[0] > 0:
-        while True:
-            changed, stale = stale, False
-            if t >= course_end:
-                giving = drug_on = False
-                completed = changed = True
-                course_end = phase_end = np.inf
-                schedule_doses(model, -1, t, next_dose)
-                line_end = t
-                lines[line, L_END_DAY] = t - origin
-                lines[line, L_END_REASON] = END_COMPLETED
-            if t >= phase_end:
-                drug_on = not drug_on
-                phase_end += model.line_days_on[line] if drug_on else model.line_days_off[line]
-                schedule_doses(model, line if drug_on else -1, t, next_dose)
-                changed = True
-            if t >= pending_start:
-                line, pending, pending_start = pending, -1, np.inf
-                evaluating = giving = drug_on = changed = True
-                completed = False
-                line_start = t
-                best = RESPONSE_NONE
-                if last_scan_day != t:
-                    total = total_cells(ints, meta)
-                    last_measured = measure(state, float(_seen_cells(model, ints, meta)), cv)
-                    scan_row = _record_scan(
-                        scans,
-                        scan_row,
-                        t - origin,
-                        line + 1,
-                        last_measured if last_measured >= model.visible_cells else 0.0,
-                        total,
-                        True,
-                    )
-                baseline = nadir = last_measured
-                course_end = t + model.line_max_days[line]
-                if model.line_schedule[line] == SCHEDULE_INTERMITTENT:
-                    phase_end = t + model.line_days_on[line]
-                _open_line(lines[line], t - origin)
-                schedule_doses(model, line, t, next_dose)
-            if _earliest(next_dose) <= t:
-                take_doses(state, model, line, t, next_dose, level, dosed_at, lines[line])
-                changed = True
-            stop = min(min(next_scan, horizon), min(min(course_end, phase_end), pending_start))
-            stop = min(stop, _earliest(next_dose))
-            acting = dosed_drug_acting(model, level, dosed_at, t)
-            if acting:
-                stop = min(stop, t + model.pk_step)
-            if changed or acting:
-                fill_exposure(model, line, drug_on, level, dosed_at, 0.5 * (t + stop), exposure)
-                for c in range(meta[USED]):
-                    set_rates(model, ints, reals, c, exposure)
-            before = t
-            t, reason = _advance(
-                state,
-                model,
-                ints,
-                reals,
-                meta,
-                stack_ints,
-                stack_start,
-                barcodes,
-                starts,
-                exposure,
-                t,
-                stop,
-                lethal,
-            )
-            if drug_on:
-                lines[line, L_DAYS_ON_DRUG] += t - before
-            if reason == EXTINCT:
-                patient[P_CURED] = 1.0
-                end_reason = END_CURED
-                break
-            if reason == REACHED_THRESHOLD:
-                patient[P_LETHAL] = 1.0
-                patient[P_DAYS_TO_LETHAL] = t - origin
-                end_reason = END_LETHAL
-                if evaluating:
-                    lines[line, L_PROGRESSED] = 1.0
-                    lines[line, L_DAYS_TO_PROGRESSION] = t - line_start
-                    lines[line, L_RELAPSE] = 1.0 if nadir == 0.0 or completed else 0.0
-                    lines[line, L_ON_TREATMENT] = 1.0 if giving else 0.0
-                if (evaluating or pending >= 0) and not completed:
-                    refractory = True
-                    patient[P_DAYS_TO_REFRACTORY] = t - origin
-                break
-            if t >= horizon:
-                end_reason = END_HORIZON
-                break
-            if t < next_scan:
-                continue
-            next_scan += model.scan_every_days
-            row = _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
-            total = total_cells(ints, meta)
-            last_measured = measure(state, float(_seen_cells(model, ints, meta)), cv)
-            measured = last_measured if last_measured >= model.visible_cells else 0.0
-            last_measured, last_scan_day = measured, t
-            followed = line + 1 if evaluating or giving else 0
-            scan_row = _record_scan(scans, scan_row, t - origin, followed, measured, total, drug_on)
-            if not evaluating:
-                continue
-            reference = nadir
-            adaptive = model.line_schedule[line] == SCHEDULE_ADAPTIVE
-            if nadir > 0.0 and (adaptive or model.progression_from_baseline == 1):
-                reference = baseline
-            if measured > 0.0 and measured > (1.0 + model.progression_increase) * reference:
-                if best == RESPONSE_NONE:
-                    best = RESPONSE_PD
-                lines[line, L_BEST_RESPONSE] = best
-                lines[line, L_PROGRESSED] = 1.0
-                lines[line, L_DAYS_TO_PROGRESSION] = t - line_start
-                lines[line, L_RELAPSE] = 1.0 if nadir == 0.0 or completed else 0.0
-                lines[line, L_ON_TREATMENT] = 1.0 if giving else 0.0
-                if giving:
-                    line_end = t
-                    lines[line, L_END_DAY] = t - origin
-                    lines[line, L_END_REASON] = END_PROGRESSION
-                _snapshot(
-                    ints,
-                    reals,
-                    meta,
-                    line + 1,
-                    t - origin,
-                    origin,
-                    snap_day,
-                    snap_cells,
-                    snap_first,
-                )
-                snapshot_lineages(
-                    ints,
-                    meta,
-                    barcodes,
-                    starts,
-                    line + 1,
-                    lineage_cells,
-                    lineage_resistant,
-                    lineage_mechanisms,
-                )
-                evaluating = False
-                if line == n_lines - 1:
-                    if giving:
-                        refractory = True
-                        patient[P_DAYS_TO_REFRACTORY] = t - origin
-                        if adaptive and not drug_on:
-                            drug_on = stale = True
-                            schedule_doses(model, line, t, next_dose)
-                    continue
-                pending = line + 1
-                pending_start = max(t, line_end + model.line_free_days[pending])
-                giving = drug_on = False
-                stale = True
-                course_end = phase_end = np.inf
-                schedule_doses(model, -1, t, next_dose)
-                continue
-            category = _category(measured, baseline, model.partial_response_decrease)
-            if best == RESPONSE_NONE or category < best:
-                best = category
-            nadir = min(nadir, measured)
-            if giving and adaptive:
-                if drug_on and measured < model.line_pause_below[line] * baseline:
-                    drug_on = False
-                    schedule_doses(model, -1, t, next_dose)
-                    stale = True
-                elif not drug_on and measured >= model.line_resume_at[line] * baseline:
-                    drug_on = True
-                    schedule_doses(model, line, t, next_dose)
-                    stale = True
-        if evaluating:
-            if end_reason == END_CURED:
-                best = RESPONSE_CR
-            elif end_reason == END_LETHAL and best == RESPONSE_NONE:
-                best = RESPONSE_PD
-            lines[line, L_BEST_RESPONSE] = best
-            if giving:
-                lines[line, L_END_DAY] = t - origin
-                lines[line, L_END_REASON] = end_reason
-    patient[P_REFRACTORY] = 1.0 if refractory else 0.0
-    patient[P_CELLS_AT_END] = total_cells(ints, meta)
-    patient[P_LINES_RECEIVED] = line + 1
-    patient[P_END_DAY] = t - origin
-    patient[P_OVERFLOW] = meta[OVERFLOW]
-    patient[P_CLONE_STEPS] = meta[CLONE_STEPS]
-    patient[P_EVENTS] = meta[EVENTS]
-    _snapshot(
-        ints,
-        reals,
-        meta,
-        snap_day.shape[0] - 1,
-        t - origin,
-        origin,
-        snap_day,
-        snap_cells,
-        snap_first,
-    )
-    snapshot_lineages(
-        ints,
-        meta,
-        barcodes,
-        starts,
-        snap_day.shape[0] - 1,
-        lineage_cells,
-        lineage_resistant,
-        lineage_mechanisms,
-    )
-    _trace(ints, meta, row, t - origin, line + 1, trace_day, trace_line, trace_cells)
-    for c in range(meta[USED]):
-        genotypes[c, 0] = ints[c, GENOTYPE]
-        genotypes[c, 1] = ints[c, PARENT]
+    reset_workspace(model, work)
+    out.patient[P_CURED] = 0.0
+    out.patient[P_LETHAL] = 0.0
+    t = _grow_to_treatment(state, model, work, out)
+    _start_treatment(state, model, work, out, t)
+    if model.line_drugs.shape[0] > 0 or model.start_cells.shape[0] > 0:
+        _treat(state, model, work, out)
+        _close_line(work, out)
+    _finish(work, out)
 
 
 @njit(cache=True, parallel=True)
-def simulate_batch(
-    states,
-    model,
-    patients,
-    lines,
-    snap_day,
-    snap_cells,
-    snap_first,
-    genotypes,
-    trace_day,
-    trace_line,
-    trace_cells,
-    lineage_cells,
-    lineage_resistant,
-    lineage_mechanisms,
-    scans,
-):
+def simulate_batch(states, model, outputs):
     """Simulate ``states.shape[0]`` patients in parallel, each on its own generator state.
 
-    Outputs are preallocated by the caller (NaN or -1 filled) with a leading patient axis;
-    the trace arrays cover the first ``trace_day.shape[0]`` patients only; the lineage arrays
-    (patients, moments, barcodes) are empty along barcodes for the compartment engine. Each patient
-    writes only its own rows, so results do not depend on the thread count.
+    ``outputs`` is an Outputs record with a leading patient axis, preallocated by the caller
+    (NaN or -1 filled; see kernels.records for the trace rows). Each patient writes only its
+    own rows, so results do not depend on the thread count.
     """
-    traced = trace_day.shape[0]
-    no_day = np.empty(0, np.float64)
-    no_line = np.empty(0, np.int64)
-    no_cells = np.empty((0, trace_cells.shape[2]), np.int64)
     for p in prange(states.shape[0]):
-        if p < traced:
-            simulate_patient(
-                states[p],
-                model,
-                new_workspace(model),
-                patients[p],
-                lines[p],
-                snap_day[p],
-                snap_cells[p],
-                snap_first[p],
-                genotypes[p],
-                trace_day[p],
-                trace_line[p],
-                trace_cells[p],
-                lineage_cells[p],
-                lineage_resistant[p],
-                lineage_mechanisms[p],
-                scans[p],
-            )
-        else:
-            simulate_patient(
-                states[p],
-                model,
-                new_workspace(model),
-                patients[p],
-                lines[p],
-                snap_day[p],
-                snap_cells[p],
-                snap_first[p],
-                genotypes[p],
-                no_day,
-                no_line,
-                no_cells,
-                lineage_cells[p],
-                lineage_resistant[p],
-                lineage_mechanisms[p],
-                scans[p],
-            )
+        simulate_patient(states[p], model, new_workspace(model), patient_outputs(outputs, p))

@@ -11,11 +11,9 @@ import math
 
 import numpy as np
 from numba import njit
+
 from refractory.kernels.model import L_DOSES_SCHEDULED, L_DOSES_TAKEN
 from refractory.kernels.random import normal, uniform
-
-#: A dosed drug below this fraction of its ec50 is washed out (its effect is set to 0).
-WASHED_OUT = 1e-6
 
 
 @njit(cache=True)
@@ -42,7 +40,7 @@ def fill_exposure(model, line, drug_on, level, dosed_at, now, exposure):
         effect = 0.0
         if model.drug_interval[j] > 0.0:
             conc = concentration(level[j], model.drug_decay[j], now - dosed_at[j])
-            if conc > WASHED_OUT * model.drug_ec50[j]:
+            if conc > model.washed_out * model.drug_ec50[j]:
                 effect = emax(
                     model.drug_max_effect[j], conc, model.drug_ec50[j], model.drug_hill[j]
                 )
@@ -59,7 +57,7 @@ def dosed_drug_acting(model, level, dosed_at, now):
     for j in range(model.drug_interval.shape[0]):
         if model.drug_interval[j] > 0.0 and level[j] > 0.0:
             conc = concentration(level[j], model.drug_decay[j], now - dosed_at[j])
-            if conc > WASHED_OUT * model.drug_ec50[j]:
+            if conc > model.washed_out * model.drug_ec50[j]:
                 return True
     return False
 

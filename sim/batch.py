@@ -7,38 +7,30 @@ complete; the manifest records the scenario's hash so a changed scenario is refu
 than mixed with old results.
 """
 
+import hashlib
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numba
 import pandas as pd
-from refractory import compile as compile_settings
+
 from refractory.compile import compile_model
-from refractory.engine import engine_runner
 from refractory.errors import ScenarioError
-from refractory.results import TABLES, Tables, tables_from_chunk
+from refractory.results import MANIFEST, TABLES, Results, concat_tables
 from refractory.scenario import Scenario, scenario_hash
-
-DEFAULT_CHUNK = 2000
-#: Patients per chunk on the GPU: a launch needs about 1e5 patients to fill one.
-DEFAULT_GPU_CHUNK = 100_000
-DEFAULT_TRACE = 20
-MANIFEST = "manifest.json"
-
-
-def package_version() -> str:
-    """The installed refractory version (or "unknown" when run from a bare checkout)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("refractory")
-    except PackageNotFoundError:
-        return "unknown"
+from refractory.settings import DEFAULT_SETTINGS, EngineSettings
+from refractory.simulation import (
+    DEFAULT_TRACE,
+    chunk_ranges,
+    default_chunk,
+    manifest,
+    resolve,
+    run_chunk,
+    runner,
+)
 
 
 def write_atomic(path: Path, write) -> None:
@@ -59,96 +51,75 @@ def write_json(data: dict, path: Path) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def chunk_ranges(first: int, stop: int, size: int) -> Iterator[tuple[int, int]]:
-    """Half-open patient ranges of at most ``size``, aligned on ``first``."""
-    for start in range(first, stop, size):
-        yield start, min(start + size, stop)
-
-
 def _chunk_path(out: Path, table: str, start: int, stop: int) -> Path:
     return out / "chunks" / f"{start:09d}-{stop - 1:09d}.{table}.parquet"
 
 
+def run_digest(scenario: Scenario, trace: int, settings: EngineSettings) -> str:
+    """What a folder's chunks depend on: the scenario (with its seed and engine), the traced
+    patients and the engine settings."""
+    settings_text = json.dumps(settings.as_dict(), sort_keys=True).encode()
+    return f"{scenario_hash(scenario)}-trace{trace}-{hashlib.sha256(settings_text).hexdigest()[:8]}"
+
+
 def _check_resumable(out: Path, digest: str, source: str) -> None:
-    manifest = out / MANIFEST
-    if not manifest.exists():
+    manifest_path = out / MANIFEST
+    if not manifest_path.exists():
         return
-    previous = json.loads(manifest.read_text())
+    previous = json.loads(manifest_path.read_text())
     if previous.get("scenario_hash") != digest:
         raise ScenarioError(
             source,
-            f"the output folder {out} holds results of a different scenario (or seed or "
-            "engine) than this file describes now, so they cannot be resumed or extended",
+            f"the output folder {out} holds results of a different scenario (or seed, engine, "
+            "traced patients or engine settings) than this run asks for, so they cannot be "
+            "resumed or extended",
             "Choose another folder with --out, or delete that folder to start afresh.",
             field="--out",
         )
 
 
-def _manifest(
-    scenario: Scenario, digest: str, first: int, stop: int, chunk: int, trace: int, device: str
-) -> dict:
-    return {
-        "scenario": scenario.model_dump(mode="json", by_alias=True),
-        "scenario_hash": digest,
-        "seed": scenario.scenario.seed,
-        "patients": stop - first,
-        "patient_range": [first, stop],
-        "engine": scenario.scenario.engine,
-        "device": device,
-        "chunk_size": chunk,
-        "traced_patients": trace,
-        "engine_settings": {
-            "exact_below_cells": compile_settings.EXACT_BELOW,
-            "max_log_growth_per_step": compile_settings.MAX_LOG_GROWTH,
-            "threshold_tolerance": compile_settings.THRESHOLD_TOLERANCE,
-            "mutant_bins": compile_settings.MUTANT_BINS,
-            "agent_max_cells": compile_settings.AGENT_MAX_CELLS,
-        },
-        "refractory_version": package_version(),
-        "numba_version": numba.__version__,
-        "threads": numba.get_num_threads(),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
 def run_batch(
-    scenario: Scenario,
-    out: Path,
+    scenario: Scenario | str | os.PathLike,
+    out: str | os.PathLike,
     *,
-    source: str = "<scenario>",
+    patients: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    device: str = "cpu",
+    source: str | None = None,
     patient_range: tuple[int, int] | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
     trace: int = DEFAULT_TRACE,
     progress: bool | None = None,
-    device: str = "cpu",
-) -> Tables:
-    """Simulate the scenario's patients into ``out``, resuming finished chunks; return tables.
+    settings: EngineSettings = DEFAULT_SETTINGS,
+) -> Results:
+    """Simulate the scenario's patients into the folder ``out``, resuming finished chunks,
+    and return the Results read back from it (the tables ``simulate`` gives in memory).
 
-    ``patient_range`` (start, stop) runs only those patient indices (each still on its own
-    stream, so patient 17 alone equals patient 17 of the whole batch). Patients with an index
-    below ``trace`` also record every clone at every scan (the ``trace`` table). ``device``
-    "gpu" runs the compartment engine on a CUDA GPU (a chunk already written on either device
-    is kept: both give the same distributions).
+    ``scenario``, ``patients``, ``seed``, ``engine``, ``device``, ``patient_range``,
+    ``trace`` and ``settings`` are as for ``refractory.simulate``; ``source`` names the
+    scenario in errors. Chunks of ``chunk_size`` patients (default 2000; 100,000 on the GPU)
+    are written atomically, so an interrupted batch resumes where it stopped; a chunk already
+    written on either device is kept (both give the same distributions).
     """
+    scenario, source = resolve(scenario, patients, seed, engine, source)
+    out = Path(out)
     first, stop = patient_range or (0, scenario.scenario.patients)
-    model = compile_model(scenario, source)
-    try:
-        engine = engine_runner(scenario.scenario.engine, device)
-    except ValueError as reason:
-        raise ScenarioError(
-            source,
-            f"cannot run on the {device.upper()}: {reason}",
-            "Run without --device gpu (the CPU runs every engine), or on a machine with an "
-            "NVIDIA GPU and numba-cuda installed (pip install 'refractory[gpu]').",
-            field="--device",
-        ) from None
-    digest = f"{scenario_hash(scenario)}-trace{trace}"
+    chunk_size = chunk_size or default_chunk(device)
+    model = compile_model(scenario, source, settings)
+    engine_run = runner(scenario, device, source)
+    digest = run_digest(scenario, trace, settings)
     out.mkdir(parents=True, exist_ok=True)
     (out / "chunks").mkdir(exist_ok=True)
     _check_resumable(out, digest, source)
-    manifest = _manifest(scenario, digest, first, stop, chunk_size, trace, device)
-    manifest["status"] = "running"
-    write_json(manifest, out / MANIFEST)
+    record = manifest(scenario, (first, stop), trace, device, settings)
+    record.update(
+        scenario_hash=digest,
+        chunk_size=chunk_size,
+        status="running",
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    write_json(record, out / MANIFEST)
     ranges = list(chunk_ranges(first, stop, chunk_size))
     if progress is None:
         progress = sys.stderr.isatty()
@@ -158,31 +129,32 @@ def run_batch(
     with tqdm(total=stop - first, unit="patient", disable=not progress) as bar:
         for start, end in ranges:
             if not _chunk_path(out, "patients", start, end).exists():
-                raw = engine(model, scenario.scenario.seed, start, end - start, trace)
-                _write_chunk(out, start, end, tables_from_chunk(raw, scenario))
+                tables = run_chunk(engine_run, model, scenario, start, end, trace, settings)
+                _write_chunk(out, start, end, tables)
             bar.update(end - start)
     tables = _merge(out, ranges)
     _remove_stale_chunks(out, ranges)
-    manifest["status"] = "complete"
-    manifest["seconds"] = round(time.perf_counter() - started, 3)
-    write_json(manifest, out / MANIFEST)
-    return tables
+    record["status"] = "complete"
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    write_json(record, out / MANIFEST)
+    return Results(folder=out, manifest=record, **tables)
 
 
-def _write_chunk(out: Path, start: int, stop: int, tables: Tables) -> None:
+def _write_chunk(out: Path, start: int, stop: int, tables: dict[str, pd.DataFrame]) -> None:
     """Write one chunk's tables; the patients file goes last and marks the chunk complete."""
     for name in ("trace", "lineages", "scans", "lines", "clones", "patients"):
-        write_parquet(getattr(tables, name), _chunk_path(out, name, start, stop))
+        write_parquet(tables[name], _chunk_path(out, name, start, stop))
 
 
-def _merge(out: Path, ranges: list[tuple[int, int]]) -> Tables:
-    merged = {}
-    for name in TABLES:
-        frames = [pd.read_parquet(_chunk_path(out, name, a, b)) for a, b in ranges]
-        frames = [frame for frame in frames if len(frame)] or frames[:1]
-        merged[name] = pd.concat(frames, ignore_index=True)
-        write_parquet(merged[name], out / f"{name}.parquet")
-    return Tables(**merged)
+def _merge(out: Path, ranges: list[tuple[int, int]]) -> dict[str, pd.DataFrame]:
+    """Write each table of the whole batch from its chunks; the tables."""
+    parts = [
+        {name: pd.read_parquet(_chunk_path(out, name, a, b)) for name in TABLES} for a, b in ranges
+    ]
+    merged = concat_tables(parts)
+    for name, frame in merged.items():
+        write_parquet(frame, out / f"{name}.parquet")
+    return merged
 
 
 def _remove_stale_chunks(out: Path, ranges: list[tuple[int, int]]) -> None:

@@ -8,8 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from refractory.analysis.results import ResultsError
 from refractory.errors import ScenarioError
+from refractory.results import ResultsError
 
 EXIT_BAD_INPUT = 2
 
@@ -123,8 +123,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> None:
-    from refractory.batch import DEFAULT_CHUNK, DEFAULT_GPU_CHUNK, DEFAULT_TRACE, run_batch
+    from refractory.batch import run_batch
     from refractory.scenario import load_scenario, with_overrides
+    from refractory.simulation import DEFAULT_TRACE
 
     scenario = with_overrides(
         load_scenario(args.scenario), patients=args.patients, seed=args.seed, engine=args.engine
@@ -139,8 +140,7 @@ def _run(args) -> None:
         out,
         source=str(args.scenario),
         patient_range=args.patient_range,
-        chunk_size=args.chunk_size
-        or (DEFAULT_GPU_CHUNK if args.device == "gpu" else DEFAULT_CHUNK),
+        chunk_size=args.chunk_size,
         trace=DEFAULT_TRACE if args.trace is None else args.trace,
         progress=None if not args.quiet else False,
         device=args.device,
@@ -150,7 +150,8 @@ def _run(args) -> None:
 
 
 def _print_summary(folder: Path) -> None:
-    from refractory.analysis import format_summary, load
+    from refractory.analysis import format_summary
+    from refractory.results import load
 
     print(format_summary(load(folder)))
     print(f"\nResults written to {folder}/ (tables as .parquet files, manifest.json)")
@@ -201,8 +202,8 @@ def _lesson(args) -> None:
 
 
 def _plot(args) -> None:
-    from refractory.analysis import load
     from refractory.analysis.figures import draw, save
+    from refractory.results import load
 
     print(save(draw(load(args.results), args.figure, patient=args.patient), args.out))
 

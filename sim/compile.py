@@ -7,6 +7,7 @@ that each kernel compiles once for every scenario.
 import math
 
 import numpy as np
+
 from refractory.errors import ScenarioError, number
 from refractory.kernels.model import (
     ENGINE_AGENT,
@@ -17,26 +18,7 @@ from refractory.kernels.model import (
     PatientModel,
 )
 from refractory.scenario import Drug, Scenario
-
-#: Total size below which the compartment engine simulates event by event (exact Gillespie).
-EXACT_BELOW = 100
-#: Largest expected log-growth of any clone in one exact-transition step.
-MAX_LOG_GROWTH = 0.25
-#: Detection and lethal sizes are reached within this relative tolerance.
-THRESHOLD_TOLERANCE = 0.01
-#: More mutants of one kind in one step than this are grouped by arrival time.
-MUTANT_BINS = 4
-#: Clone slots per patient when mechanisms allow more genotypes than this.
-MAX_CLONE_SLOTS = 1024
-#: Under competition, the largest relative change of the total burden in one step.
-MAX_TOTAL_CHANGE = 0.01
-#: While a dosed drug acts, steps last at most this fraction of its half-life and interval.
-PK_STEP_FRACTION = 0.05
-#: Compartment engine: largest probability that a cell migrates or switches within one step
-#: (a moved group does not move back within its step; the error is second order in this).
-MAX_SWITCH_STEP = 0.02
-#: Most cells the agent engine holds per patient (4 bytes each, one patient per thread).
-AGENT_MAX_CELLS = 10_000_000
+from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 
 
 def genotype_names(genotype: int, mechanism_names: tuple[str, ...]) -> str:
@@ -44,20 +26,22 @@ def genotype_names(genotype: int, mechanism_names: tuple[str, ...]) -> str:
     return "+".join(name for i, name in enumerate(mechanism_names) if genotype >> i & 1)
 
 
-def agent_sizes(scenario: Scenario, source: str = "<scenario>") -> tuple[int, float, int]:
+def agent_sizes(
+    scenario: Scenario, source: str = "<scenario>", limit: int = DEFAULT_SETTINGS.agent_max_cells
+) -> tuple[int, float, int]:
     """Cells the agent engine must hold, the size at which it labels cells (0: at treatment
-    start) and the number of barcodes; a ScenarioError when the cells exceed the limit."""
+    start) and the number of barcodes; a ScenarioError when the cells exceed ``limit``."""
     tumor = scenario.tumor
     untreated_growth = tumor.start == "single_cell" and not scenario.lines
     field = "detection_cells" if untreated_growth else "lethal_cells"
     needed = getattr(tumor, field)
-    if needed > AGENT_MAX_CELLS:
+    if needed > limit:
         raise ScenarioError(
             source,
-            f"the agent engine holds at most {number(float(AGENT_MAX_CELLS))} cells per patient "
+            f"the agent engine holds at most {number(float(limit))} cells per patient "
             f"(4 bytes each), but this scenario runs until tumor.{field} = {number(needed)} "
             "cells",
-            f"Lower {field} in [tumor] to at most {number(float(AGENT_MAX_CELLS))}, or use "
+            f"Lower {field} in [tumor] to at most {number(float(limit))}, or use "
             'engine = "compartment" (in [scenario] or --engine compartment), which has no '
             "size limit.",
             field=f"tumor.{field}",
@@ -68,8 +52,11 @@ def agent_sizes(scenario: Scenario, source: str = "<scenario>") -> tuple[int, fl
     return math.ceil(needed), 0.0, math.ceil(tumor.treatment_start_cells)
 
 
-def compile_model(scenario: Scenario, source: str = "<scenario>") -> PatientModel:
-    """Arrays and scalars for the kernels; ``source`` names the file in errors."""
+def compile_model(
+    scenario: Scenario, source: str = "<scenario>", settings: EngineSettings = DEFAULT_SETTINGS
+) -> PatientModel:
+    """Arrays and scalars for the kernels, with the engines' numerical ``settings``;
+    ``source`` names the file in errors."""
     tumor = scenario.tumor
     mechanisms = scenario.mechanisms
     drugs = scenario.drugs
@@ -107,14 +94,15 @@ def compile_model(scenario: Scenario, source: str = "<scenario>") -> PatientMode
         progression_increase=float(scenario.monitoring.progression_increase),
         partial_response_decrease=float(scenario.monitoring.partial_response_decrease),
         visible_cells=float(scenario.effective_visible_cells),
-        exact_below=float(EXACT_BELOW),
-        max_log_growth=MAX_LOG_GROWTH,
-        threshold_tolerance=THRESHOLD_TOLERANCE,
-        max_clones=min(2 ** len(mechanisms) * _states(scenario), MAX_CLONE_SLOTS),
-        mutant_bins=MUTANT_BINS,
-        **_engine_fields(scenario, source),
-        **_treatment_fields(scenario, line_drugs),
-        **_state_fields(scenario),
+        exact_below=float(settings.exact_below_cells),
+        max_log_growth=settings.max_log_growth_per_step,
+        threshold_tolerance=settings.threshold_tolerance,
+        max_clones=min(2 ** len(mechanisms) * _states(scenario), settings.max_clone_slots),
+        pending_groups=settings.pending_groups,
+        mutant_bins=settings.mutant_bins,
+        **_engine_fields(scenario, source, settings),
+        **_treatment_fields(scenario, line_drugs, settings),
+        **_state_fields(scenario, settings),
     )
 
 
@@ -123,7 +111,7 @@ def _states(scenario: Scenario) -> int:
     return (2 if scenario.sanctuary else 1) * (2 if scenario.persister else 1)
 
 
-def _state_fields(scenario: Scenario) -> dict:
+def _state_fields(scenario: Scenario, settings: EngineSettings) -> dict:
     """PatientModel fields of the sanctuary site and the persister phenotype (inert without)."""
     names = [drug.name for drug in scenario.drugs]
     site, persister = scenario.sanctuary, scenario.persister
@@ -143,15 +131,15 @@ def _state_fields(scenario: Scenario) -> dict:
         "persister_protection": np.array(
             [persister.protection_from(name) if persister else 0.0 for name in names], np.float64
         ),
-        "max_switch_step": MAX_SWITCH_STEP,
+        "max_switch_step": settings.max_switch_step,
     }
 
 
-def _engine_fields(scenario: Scenario, source: str) -> dict:
+def _engine_fields(scenario: Scenario, source: str, settings: EngineSettings) -> dict:
     """The PatientModel fields that select and size the engine."""
     if scenario.scenario.engine != "agent":
         return {"engine": ENGINE_COMPARTMENT, "agent_cells": 0, "barcode_cells": 0.0, "barcodes": 0}
-    cells, barcode_cells, barcodes = agent_sizes(scenario, source)
+    cells, barcode_cells, barcodes = agent_sizes(scenario, source, settings.agent_max_cells)
     return {
         "engine": ENGINE_AGENT,
         "agent_cells": cells,
@@ -176,7 +164,7 @@ def _constant_effect(drug: Drug, fraction: float) -> float:
     )
 
 
-def _treatment_fields(scenario: Scenario, line_drugs: np.ndarray) -> dict:
+def _treatment_fields(scenario: Scenario, line_drugs: np.ndarray, settings: EngineSettings) -> dict:
     """PatientModel fields of treatment as given: exposure, schedules, adherence, competition."""
     drugs, lines = scenario.drugs, scenario.lines
     nd = len(drugs)
@@ -189,7 +177,7 @@ def _treatment_fields(scenario: Scenario, line_drugs: np.ndarray) -> dict:
         exposure[index, nd] = 1.0 if line.combine == "max" else 0.0
     dosed = [d for d in drugs if d.dosed]
     pk_step = min(
-        (PK_STEP_FRACTION * min(d.interval_days, d.half_life_days) for d in dosed),
+        (settings.pk_step_fraction * min(d.interval_days, d.half_life_days) for d in dosed),
         default=math.inf,
     )
     schedules = {
@@ -225,6 +213,9 @@ def _treatment_fields(scenario: Scenario, line_drugs: np.ndarray) -> dict:
         "progression_from_baseline": int(watch.progression_reference == "baseline"),
         "miss_probability": float(scenario.adherence.miss_probability),
         "carrying_capacity": float(capacity),
-        "max_total_change": MAX_TOTAL_CHANGE if scenario.competition else math.inf,
+        "max_total_change": settings.max_total_change_per_step
+        if scenario.competition
+        else math.inf,
         "pk_step": float(pk_step),
+        "washed_out": settings.washed_out_fraction,
     }

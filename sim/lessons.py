@@ -185,7 +185,7 @@ def run_lesson(lesson: Lesson, out: Path, patients: int | None = None) -> list[P
 def _remove_if_stale(folder: Path, scenario: Scenario) -> None:
     """Delete a run's earlier results if the lesson file changed since (lessons are meant to
     be edited and run again); results of the same scenario are reused or extended."""
-    from refractory.batch import MANIFEST
+    from refractory.results import MANIFEST
 
     manifest = folder / MANIFEST
     if not manifest.exists():

@@ -1,21 +1,27 @@
-"""Result tables: the kernels' coded arrays turned into named pandas DataFrames.
+"""Results: the kernels' coded arrays turned into named pandas DataFrames, in one type.
 
-Five tables per batch (documented in the README): ``patients`` (one row per patient),
+Six tables per run (documented in the README): ``patients`` (one row per patient),
 ``lines`` (one row per patient and line received), ``clones`` (clones alive at treatment
 start, at each progression and at the end), ``trace`` (every live clone at every scan, for
 the first patients of a batch) and ``lineages`` (agent engine: each barcode's cells at the
-moments of ``clones``; empty for the compartment engine). Days count from the start of
-treatment.
+moments of ``clones``; empty for the compartment engine) and ``scans`` (every measurement
+of the burden). Days count from the start of treatment. ``Results`` holds them with the run's
+manifest, whether made in memory (``refractory.simulate``) or read from a results folder
+(``load``).
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from refractory.compile import genotype_names
 from refractory.engine import RawChunk
 from refractory.kernels import model as k
-from refractory.scenario import Scenario
+from refractory.scenario import Scenario, parse_scenario
 
 RESPONSES = {k.RESPONSE_CR: "CR", k.RESPONSE_PR: "PR", k.RESPONSE_SD: "SD", k.RESPONSE_PD: "PD"}
 END_REASONS = {
@@ -26,25 +32,93 @@ END_REASONS = {
     k.END_COMPLETED: "completed",
 }
 TABLES = ("patients", "lines", "clones", "trace", "lineages", "scans")
+#: Tables that folders of earlier versions may lack: read as empty DataFrames.
+OPTIONAL_TABLES = ("lineages", "scans")
+MANIFEST = "manifest.json"
+
+
+class ResultsError(ValueError):
+    """A results folder that is missing or incomplete, or a question it cannot answer."""
 
 
 @dataclass(frozen=True)
-class Tables:
-    """The result tables of a batch or of one chunk of it."""
+class Results:
+    """A run's tables and manifest (the scenario as run, seed, engine, settings, versions).
 
+    ``folder`` is where they were written (None for a run in memory).
+    """
+
+    folder: Path | None
+    manifest: dict
     patients: pd.DataFrame
     lines: pd.DataFrame
     clones: pd.DataFrame
     trace: pd.DataFrame
-    lineages: pd.DataFrame
-    scans: pd.DataFrame
+    scans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lineages: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def as_dict(self) -> dict[str, pd.DataFrame]:
+    @property
+    def name(self) -> str:
+        return self.manifest["scenario"]["scenario"]["name"]
+
+    @property
+    def horizon_days(self) -> float:
+        return float(self.manifest["scenario"]["scenario"]["horizon_days"])
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        """The scenario as run, validated again from the manifest."""
+        source = str(self.folder / MANIFEST) if self.folder else "<results manifest>"
+        return parse_scenario(self.manifest["scenario"], source)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables by name (``TABLES``)."""
         return {name: getattr(self, name) for name in TABLES}
 
 
+def concat_tables(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The tables of consecutive chunks as one (a table empty in every chunk keeps the first
+    chunk's columns)."""
+    merged = {}
+    for name in TABLES:
+        frames = [part[name] for part in parts if len(part[name])] or [parts[0][name]]
+        merged[name] = pd.concat(frames, ignore_index=True)
+    return merged
+
+
+def load(folder: str | Path) -> Results:
+    """Read a results folder written by ``refractory run`` or ``refractory.run_batch``."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        raise ResultsError(
+            f"{folder}: no manifest.json, so this is not a results folder of refractory. "
+            "Give the folder that `refractory run` wrote (results/<scenario name> by default)."
+        )
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("status") != "complete":
+        raise ResultsError(
+            f"{folder}: the batch in this folder did not finish (status "
+            f"{manifest.get('status')!r}). Run the same `refractory run` command to resume it."
+        )
+    required = [name for name in TABLES if name not in OPTIONAL_TABLES]
+    missing = [name for name in required if not (folder / f"{name}.parquet").exists()]
+    if missing:
+        raise ResultsError(
+            f"{folder}: {', '.join(f'{name}.parquet' for name in missing)} missing, though the "
+            "manifest says the batch finished. Run the same `refractory run` command again to "
+            "rewrite the tables."
+        )
+    tables = {
+        name: pd.read_parquet(path)
+        for name in TABLES
+        if (path := folder / f"{name}.parquet").exists()
+    }
+    return Results(folder=folder, manifest=manifest, **tables)
+
+
 def _patients(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
-    p = raw.patients
+    p = raw.outputs.patient
     return pd.DataFrame(
         {
             "patient": index,
@@ -82,18 +156,19 @@ def _states(genotypes: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
-    p, m, s = np.nonzero(raw.snap_cells > 0)
-    first_seen = raw.snap_first[p, m, s]
-    moments = np.array(_moment_names(raw.lines.shape[1]), dtype=object)
+    out = raw.outputs
+    p, m, s = np.nonzero(out.snap_cells > 0)
+    first_seen = out.snap_first[p, m, s]
+    moments = np.array(_moment_names(out.lines.shape[1]), dtype=object)
     return pd.DataFrame(
         {
             "patient": index[p],
             "moment": moments[m],
-            "day": raw.snap_day[p, m],
-            "mechanisms": _names(raw.genotypes[p, s, 0], mechanism_names),
-            "parent_mechanisms": _names(raw.genotypes[p, s, 1], mechanism_names),
-            **_states(raw.genotypes[p, s, 0]),
-            "cells": raw.snap_cells[p, m, s],
+            "day": out.snap_day[p, m],
+            "mechanisms": _names(out.genotypes[p, s, 0], mechanism_names),
+            "parent_mechanisms": _names(out.genotypes[p, s, 1], mechanism_names),
+            **_states(out.genotypes[p, s, 0]),
+            "cells": out.snap_cells[p, m, s],
             "first_seen_day": first_seen,
             "preexisting": first_seen <= 0.0,
         }
@@ -101,42 +176,44 @@ def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) 
 
 
 def _trace(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
-    p, r, s = np.nonzero(raw.trace_cells > 0)
+    out = raw.outputs
+    p, r, s = np.nonzero(out.trace_cells[: raw.traced] > 0)
     return pd.DataFrame(
         {
             "patient": index[p],
-            "day": raw.trace_day[p, r],
-            "line": raw.trace_line[p, r],
-            "mechanisms": _names(raw.genotypes[p, s, 0], mechanism_names),
-            "parent_mechanisms": _names(raw.genotypes[p, s, 1], mechanism_names),
-            **_states(raw.genotypes[p, s, 0]),
-            "cells": raw.trace_cells[p, r, s],
+            "day": out.trace_day[p, r],
+            "line": out.trace_line[p, r],
+            "mechanisms": _names(out.genotypes[p, s, 0], mechanism_names),
+            "parent_mechanisms": _names(out.genotypes[p, s, 1], mechanism_names),
+            **_states(out.genotypes[p, s, 0]),
+            "cells": out.trace_cells[p, r, s],
         }
     )
 
 
 def _lineages(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]):
     """One row per patient, moment and barcode with cells then (agent engine)."""
-    moments = np.array(_moment_names(raw.lines.shape[1]), dtype=object)
-    genotypes, inverse = np.unique(raw.lineage_mechanisms, return_inverse=True)
+    rows = raw.lineages
+    moments = np.array(_moment_names(raw.outputs.lines.shape[1]), dtype=object)
+    genotypes, inverse = np.unique(rows.mechanisms, return_inverse=True)
     names = np.array([genotype_names(int(g), mechanism_names) for g in genotypes], dtype=object)
-    p = raw.lineage_patient
+    p = rows.patient
     return pd.DataFrame(
         {
             "patient": index[p],
-            "moment": moments[raw.lineage_moment],
-            "day": raw.snap_day[p, raw.lineage_moment],
-            "barcode": raw.lineage_barcode,
-            "cells": raw.lineage_cells,
-            "resistant_cells": raw.lineage_resistant,
+            "moment": moments[rows.moment],
+            "day": raw.outputs.snap_day[p, rows.moment],
+            "barcode": rows.barcode,
+            "cells": rows.cells,
+            "resistant_cells": rows.resistant,
             "mechanisms": names[inverse.reshape(-1)],
         }
     )
 
 
 def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.DataFrame):
-    n = raw.lines.shape[0]
-    n_lines = raw.lines.shape[1]
+    n = raw.outputs.lines.shape[0]
+    n_lines = raw.outputs.lines.shape[1]
     if n_lines == 0:
         return pd.DataFrame(
             columns=[
@@ -156,7 +233,7 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
                 "driver_preexisting",
             ]
         )
-    flat = raw.lines.reshape(n * n_lines, -1)
+    flat = raw.outputs.lines.reshape(n * n_lines, -1)
     received = ~np.isnan(flat[:, k.L_START_DAY])
     flat = flat[received]
     patient = np.repeat(index, n_lines)[received]
@@ -228,8 +305,8 @@ def _patient_status(patients: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame
 
 def _scans(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
     """Every measurement of the burden: day, line followed (0: none), measured and true."""
-    p, r = np.nonzero(~np.isnan(raw.scans[:, :, k.S_DAY]))
-    rows = raw.scans[p, r]
+    p, r = np.nonzero(~np.isnan(raw.outputs.scans[:, :, k.S_DAY]))
+    rows = raw.outputs.scans[p, r]
     return pd.DataFrame(
         {
             "patient": index[p],
@@ -260,17 +337,17 @@ def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> Tables:
-    """Named tables for one chunk of patients."""
-    index = np.arange(raw.first, raw.first + raw.patients.shape[0], dtype=np.int64)
+def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFrame]:
+    """Named tables (``TABLES``) for one chunk of patients."""
+    index = np.arange(raw.first, raw.first + raw.count, dtype=np.int64)
     names = tuple(m.name for m in scenario.mechanisms)
     clones = _clones(raw, index, names)
     lines = _lines(raw, index, scenario, clones)
-    return Tables(
-        patients=_patient_status(_patients(raw, index), lines),
-        lines=lines,
-        clones=clones,
-        trace=_trace(raw, index, names),
-        lineages=_lineages(raw, index, names),
-        scans=_scans(raw, index),
-    )
+    return {
+        "patients": _patient_status(_patients(raw, index), lines),
+        "lines": lines,
+        "clones": clones,
+        "trace": _trace(raw, index, names),
+        "lineages": _lineages(raw, index, names),
+        "scans": _scans(raw, index),
+    }

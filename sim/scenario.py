@@ -22,6 +22,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
 from refractory.errors import Problem, ScenarioError, from_validation_error, number, quoted
 
 #: Simulation engines a scenario may ask for; add a name here when an engine is added.

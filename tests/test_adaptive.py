@@ -8,12 +8,12 @@ At K = 1e9 the stochastic engine must give the ODE's time to progression within 
 """
 
 import pytest
+from scipy.integrate import solve_ivp
+
 from refractory.compile import compile_model
 from refractory.engine import ENGINES
 from refractory.results import tables_from_chunk
 from refractory.scenario import parse_scenario
-from scipy.integrate import solve_ivp
-
 from tests.verification.harness import plant
 
 B, D, K, N0, RESISTANT, SCAN = 0.05, 0.01, 1e9, 5e8, 1e-3, 2.0
@@ -65,7 +65,7 @@ def simulated_time_to_progression(schedule: str, planted: float | None = None) -
     """Mean days to progression of 4 patients (the birth rate off by ``planted`` if given)."""
     sc = parse_scenario(_scenario(schedule))
     raw = ENGINES["compartment"](plant(compile_model(sc), "birth_rate", planted), 5, 0, 4)
-    lines = tables_from_chunk(raw, sc).lines
+    lines = tables_from_chunk(raw, sc)["lines"]
     assert lines["progressed"].all()
     return float(lines["days_to_progression"].mean())
 

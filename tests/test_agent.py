@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from refractory.batch import run_batch
-from refractory.compile import AGENT_MAX_CELLS
 from refractory.errors import ScenarioError
 from refractory.kernels import agent
 from refractory.kernels.clones import CELLS, META_SIZE, USED
 from refractory.results import TABLES
 from refractory.scenario import parse_scenario
+from refractory.settings import DEFAULT_SETTINGS
 
 SMALL = {
     "scenario": {
@@ -167,7 +168,7 @@ def test_too_many_cells_is_refused_before_running(tmp_path):
     with pytest.raises(ScenarioError, match=r"tumor\.lethal_cells.*1e\+09.*compartment"):
         run_batch(sc, tmp_path / "out", source="big.toml")
     assert not (tmp_path / "out").exists()
-    assert math.isclose(AGENT_MAX_CELLS, 1e7)
+    assert math.isclose(DEFAULT_SETTINGS.agent_max_cells, 1e7)
 
 
 @pytest.mark.parametrize(
@@ -193,8 +194,9 @@ def test_lesson_reads_where_relapses_came_from(lesson, preexisting, tmp_path):
     read from lineages.parquet. "Most held a resistant cell" (or most did not) is a one-sided
     exact binomial test against 1/2 at ALPHA = 1e-3 (expected ~95% and ~7%, ~40 and ~20
     lineages)."""
-    from refractory.scenario import load_scenario, with_overrides
     from scipy import stats
+
+    from refractory.scenario import load_scenario, with_overrides
 
     path = Path(__file__).parent.parent / "scenarios" / "lessons" / lesson
     run_batch(with_overrides(load_scenario(path), patients=20), tmp_path / "out")

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from refractory.analysis.results import Results
+from scipy import stats
+
 from refractory.analysis.survival import (
     Endpoint,
     compare,
@@ -19,7 +20,7 @@ from refractory.analysis.survival import (
     progression_endpoint,
     refractory_endpoint,
 )
-from scipy import stats
+from refractory.results import Results
 
 # Six patients: events at days 1, 2, 3, 5; censored at 2 and 4.
 EXAMPLE = Endpoint("example", np.array([1, 2, 2, 3, 4, 5.0]), np.array([1, 1, 0, 1, 0, 1], bool))

@@ -6,6 +6,7 @@ import numba
 import numpy as np
 import pandas as pd
 import pytest
+
 from refractory.batch import run_batch
 from refractory.errors import ScenarioError
 from refractory.scenario import load_scenario, with_overrides

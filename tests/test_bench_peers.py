@@ -5,6 +5,7 @@ import math
 import sys
 
 import pytest
+
 from refractory.benchmarks import agent, peers
 
 

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+
 from refractory.benchmarks.suite import _plain
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from refractory.kernels import birth_death as bd
 from scipy import stats
 
+from refractory.kernels import birth_death as bd
 from tests.naive import (
     birth_death_gillespie,
     chi_square_pvalue,

@@ -4,14 +4,14 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy import stats
+
 from refractory.compile import compile_model
 from refractory.kernels import clones as table
 from refractory.kernels import compartment as k
 from refractory.kernels import model as km
 from refractory.kernels.streams import patient_states
 from refractory.scenario import parse_scenario
-from scipy import stats
-
 from tests.naive_engine import genotype_rates, gillespie_with_mutation
 
 MIXED = {

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
-from refractory.analysis import load
+
+from refractory import load
 from refractory.analysis.figures import (
     FIGURES,
     _sample,
@@ -25,8 +26,8 @@ from refractory.analysis.figures import (
     typical_patient,
     waterfall_figure,
 )
-from refractory.analysis.results import ResultsError
 from refractory.batch import run_batch
+from refractory.results import ResultsError
 from refractory.scenario import parse_scenario
 
 TRACED = 12

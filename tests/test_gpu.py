@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from refractory.cli import main
 from refractory.compile import compile_model
-from refractory.engine import PATIENT_OUTPUTS, allocate_chunk, engine_runner, run_compartment
+from refractory.engine import allocate_outputs, engine_runner, run_compartment
 from refractory.kernels.gpu import simulate_rows
+from refractory.kernels.records import Outputs
 from refractory.kernels.streams import patient_states
 from refractory.scenario import load_scenario
-
 from tests.verification.harness import ENGINE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +36,11 @@ def test_kernel_rows_give_the_cpu_engine_results(path):
     model = compile_model(load_scenario(ROOT / path))
     first, count, trace = 40, 12, 43  # patients 40-42 traced, 43-51 not
     expected = run_compartment(model, 5, first, count, trace)
-    chunk = allocate_chunk(model, first, count, trace)
-    outputs = [getattr(chunk, name) for name in PATIENT_OUTPUTS]
-    simulate_rows(patient_states(5, first, count), model, *outputs, empty=_dirty)
-    assert chunk.trace_day.shape[0] == 3
-    for name in PATIENT_OUTPUTS:
-        assert np.array_equal(getattr(chunk, name), getattr(expected, name), equal_nan=True), name
+    outputs = allocate_outputs(model, count, expected.traced)
+    simulate_rows(patient_states(5, first, count), model, outputs, empty=_dirty)
+    assert expected.traced == 3
+    for name, array in zip(Outputs._fields, outputs, strict=True):
+        assert np.array_equal(array, getattr(expected.outputs, name), equal_nan=True), name
 
 
 def test_the_gpu_runs_the_compartment_engine_only():

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from refractory import analysis
+from scipy import stats
+
+import refractory
 from refractory.analysis.lessons import NARRATORS, lesson_text
 from refractory.cli import main
 from refractory.errors import ScenarioError
 from refractory.lessons import LESSONS_DIR, find_lesson, lesson_files, load_lesson, run_lesson
-from scipy import stats
 
 ALPHA = 1e-3
 PATIENTS = 40
@@ -38,7 +39,7 @@ def lesson_runs(tmp_path_factory):
             lesson = find_lesson(number)
             folders = run_lesson(lesson, root / lesson.path.stem, patients)
             cache[number, patients] = [
-                (run.label, analysis.load(f)) for run, f in zip(lesson.runs, folders, strict=True)
+                (run.label, refractory.load(f)) for run, f in zip(lesson.runs, folders, strict=True)
             ]
         return cache[number, patients]
 
@@ -157,7 +158,7 @@ def test_a_planted_null_lesson_is_not_significant(tmp_path):
     lesson = find_lesson(1)
     plain = lesson.runs[0]
     null = dataclasses.replace(lesson, runs=(plain, dataclasses.replace(plain, label="again")))
-    first, second = (analysis.load(f) for f in run_lesson(null, tmp_path, PATIENTS))
+    first, second = (refractory.load(f) for f in run_lesson(null, tmp_path, PATIENTS))
     cured = [r.patients["cured"].to_numpy() for r in (first, second)]
     assert share_greater(*cured) > ALPHA
 
@@ -234,4 +235,4 @@ def test_an_edited_lesson_runs_afresh(tmp_path):
     )
     second = run_lesson(changed, tmp_path, 5)
     assert first == second
-    assert analysis.load(second[0]).scenario.tumor.death_rate == 0.12
+    assert refractory.load(second[0]).scenario.tumor.death_rate == 0.12

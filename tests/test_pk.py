@@ -5,14 +5,14 @@ import math
 
 import numpy as np
 import pytest
+from scipy import integrate
+
 from refractory.compile import compile_model
 from refractory.engine import ENGINES
 from refractory.kernels import treatment as tx
 from refractory.kernels.streams import patient_states
 from refractory.results import tables_from_chunk
 from refractory.scenario import parse_scenario
-from scipy import integrate
-
 from tests.verification.harness import plant
 
 DOSE, INTERVAL, HALF_LIFE, EC50, HILL, MAX_EFFECT = 2.0, 1.0, 0.5, 1.0, 2.0, 0.3
@@ -86,7 +86,7 @@ def test_tumour_shrinks_by_the_integral_of_the_emax_effect(planted):
     sc = parse_scenario(_scenario(days, dose_fraction=0.5))
     model = plant(compile_model(sc), "drug_decay", planted)
     raw = ENGINES["compartment"](model, 3, 0, 4)
-    end = tables_from_chunk(raw, sc).patients["cells_at_end"].to_numpy()
+    end = tables_from_chunk(raw, sc)["patients"]["cells_at_end"].to_numpy()
 
     def effect(t):
         c = closed_form(t, DOSE * 0.5)

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from refractory.kernels import random as kr
 from scipy import stats
 
+from refractory.kernels import random as kr
 from tests.naive import (
     bd0_reference,
     chi_square_pvalue,

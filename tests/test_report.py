@@ -4,12 +4,13 @@
 import re
 
 import pytest
-from refractory.analysis import load
+from test_figures import small_batch
+
+from refractory import load
 from refractory.analysis.report import PER_FOLDER, build_report
 from refractory.analysis.summary import summarize
 from refractory.analysis.survival import logrank, refractory_endpoint
 from refractory.cli import main
-from test_figures import small_batch
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
 from refractory.errors import ScenarioError
 from refractory.lessons import lesson_files
 from refractory.scenario import (

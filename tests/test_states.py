@@ -3,10 +3,10 @@ see, and what the outputs tell apart."""
 
 import numpy as np
 import pytest
-from refractory.batch import run_batch
-from refractory.scenario import parse_scenario
 from scipy import stats
 
+from refractory.batch import run_batch
+from refractory.scenario import parse_scenario
 from tests.test_agent import small
 from tests.test_treatment import ALPHA, _changed, _run
 

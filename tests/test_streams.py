@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+
 from refractory.kernels import random as kr
 from refractory.kernels.streams import patient_states
 

@@ -4,20 +4,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from refractory.compile import compile_model
-from refractory.engine import ENGINES
-from refractory.results import Tables, tables_from_chunk
-from refractory.scenario import Scenario, load_scenario, parse_scenario
 from scipy import stats
+
+from refractory import Results, simulate
+from refractory.scenario import Scenario, load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios" / "treatment"
 ALPHA = 1e-3
 
 
-def _run(sc: Scenario, patients: int, seed: int = 1) -> Tables:
-    """Tables of ``patients`` patients, all traced (so all have scans)."""
-    raw = ENGINES["compartment"](compile_model(sc), seed, 0, patients, patients)
-    return tables_from_chunk(raw, sc)
+def _run(sc: Scenario, patients: int, seed: int = 1) -> Results:
+    """Results of ``patients`` patients, all traced (so all have scans)."""
+    return simulate(sc, patients=patients, seed=seed, trace=patients)
 
 
 def _changed(name: str, **tables: dict) -> Scenario:

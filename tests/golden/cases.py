@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+
 from refractory.batch import run_batch
 from refractory.scenario import load_scenario, with_overrides
 
@@ -46,7 +47,7 @@ def run_case(name: str, folder: Path) -> dict[str, pd.DataFrame]:
     tables = run_batch(
         scenario, folder, chunk_size=max(patients // 2, 1), trace=trace, progress=False
     )
-    return tables.as_dict()
+    return tables.tables()
 
 
 def record() -> None:

@@ -9,12 +9,14 @@ the true theory).
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
-from refractory.compile import AGENT_MAX_CELLS, compile_model
+
+from refractory.compile import compile_model
 from refractory.engine import ENGINES, engine_runner
-from refractory.results import TABLES, Tables, tables_from_chunk
+from refractory.results import Results, concat_tables, tables_from_chunk
 from refractory.scenario import Scenario, parse_scenario
+from refractory.settings import DEFAULT_SETTINGS
+from refractory.simulation import manifest
 
 from .stats import ALPHA, MIN_POWER, binomial_p, binomial_power
 
@@ -73,19 +75,20 @@ def simulate(
     exact_below: float | None = None,
     chunk: int = 50_000,
     engine: str = "compartment",
-) -> Tables:
-    """Result tables of ``patients`` patients of ``sc`` on ``engine``.
+) -> Results:
+    """Results of ``patients`` patients of ``sc`` on ``engine``.
 
     ``planted`` = (model field, relative error); ``exact_below`` forces the compartment
     engine's path (0: exact transitions only, 1e18: event by event only). On the agent engine
     a lethal size above its limit is lowered to the limit, which these tests never reach
     (asserted when lowered).
     """
-    capped = engine == "agent" and sc.tumor.lethal_cells > AGENT_MAX_CELLS
+    limit = DEFAULT_SETTINGS.agent_max_cells
+    capped = engine == "agent" and sc.tumor.lethal_cells > limit
     data = sc.to_dict()
     data["scenario"]["engine"] = "compartment" if engine == "gpu" else engine
     if capped:
-        data["tumor"]["lethal_cells"] = AGENT_MAX_CELLS
+        data["tumor"]["lethal_cells"] = limit
         if sc.tumor.start == "cells":  # detection_cells plays no part; keep it below lethal
             data["tumor"]["detection_cells"] = sc.tumor.treatment_start_cells
     sc = parse_scenario(data, "verification")
@@ -99,10 +102,9 @@ def simulate(
     for first in range(0, patients, chunk):
         raw = run(model, seed, first, min(chunk, patients - first))
         parts.append(tables_from_chunk(raw, sc))
-    tables = (
-        parts[0]
-        if len(parts) == 1
-        else Tables(*(pd.concat([getattr(p, f) for p in parts], ignore_index=True) for f in TABLES))
+    device = "gpu" if engine == "gpu" else "cpu"
+    tables = Results(
+        None, manifest(sc, (0, patients), 0, device, DEFAULT_SETTINGS), **concat_tables(parts)
     )
     assert not (capped and tables.patients.lethal.any()), "the agent engine's size cap was hit"
     return tables

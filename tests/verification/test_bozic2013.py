@@ -11,6 +11,7 @@ formula is checked with planted errors and power >= 0.99 at M = 1e5 in test_cure
 from pathlib import Path
 
 import pytest
+
 from refractory.scenario import load_scenario, with_overrides
 
 from .harness import simulate

@@ -1,0 +1,140 @@
+"""A run in memory: ``simulate`` a scenario's patients into Results, writing nothing.
+
+The pieces here are shared with the batch runner (refractory.batch), which persists the
+same chunks: resolving a scenario and its overrides, choosing the engine for a device, the
+manifest, and running one chunk of patients into tables.
+"""
+
+import os
+from collections.abc import Iterator
+
+import pandas as pd
+
+from refractory.compile import compile_model
+from refractory.engine import Engine, engine_runner
+from refractory.errors import ScenarioError
+from refractory.kernels.model import PatientModel
+from refractory.provenance import environment
+from refractory.results import Results, concat_tables, tables_from_chunk
+from refractory.scenario import Scenario, load_scenario, with_overrides
+from refractory.settings import DEFAULT_SETTINGS, EngineSettings
+
+#: Patients per chunk on the CPU (the unit written and resumed by batches).
+DEFAULT_CHUNK = 2000
+#: Patients per chunk on the GPU: a launch needs about 1e5 patients to fill one.
+DEFAULT_GPU_CHUNK = 100_000
+#: Patients whose every clone at every scan is recorded (the ``trace`` table).
+DEFAULT_TRACE = 20
+
+
+def resolve(
+    scenario: Scenario | str | os.PathLike,
+    patients: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    source: str | None = None,
+) -> tuple[Scenario, str]:
+    """The scenario to run (read from a file if given a path) with the overrides applied,
+    and the name that errors give it."""
+    if isinstance(scenario, str | os.PathLike):
+        source = source or os.fspath(scenario)
+        scenario = load_scenario(scenario)
+    source = source or "<scenario>"
+    if (patients, seed, engine) != (None, None, None):
+        scenario = with_overrides(scenario, patients=patients, seed=seed, engine=engine)
+    return scenario, source
+
+
+def runner(scenario: Scenario, device: str, source: str) -> Engine:
+    """The engine function for the scenario on ``device``; a ScenarioError when it cannot."""
+    try:
+        return engine_runner(scenario.scenario.engine, device)
+    except ValueError as reason:
+        raise ScenarioError(
+            source,
+            f"cannot run on the {device.upper()}: {reason}",
+            "Run without --device gpu (the CPU runs every engine), or on a machine with an "
+            "NVIDIA GPU and numba-cuda installed (pip install 'refractory[gpu]').",
+            field="--device",
+        ) from None
+
+
+def default_chunk(device: str) -> int:
+    return DEFAULT_GPU_CHUNK if device == "gpu" else DEFAULT_CHUNK
+
+
+def chunk_ranges(first: int, stop: int, size: int) -> Iterator[tuple[int, int]]:
+    """Half-open patient ranges of at most ``size``, aligned on ``first``."""
+    for start in range(first, stop, size):
+        yield start, min(start + size, stop)
+
+
+def manifest(
+    scenario: Scenario,
+    patient_range: tuple[int, int],
+    trace: int,
+    device: str,
+    settings: EngineSettings,
+) -> dict:
+    """What a run was: the scenario as run, its seed, patients, engine and device, every
+    engine setting and the environment."""
+    first, stop = patient_range
+    return {
+        "scenario": scenario.model_dump(mode="json", by_alias=True),
+        "seed": scenario.scenario.seed,
+        "patients": stop - first,
+        "patient_range": [first, stop],
+        "engine": scenario.scenario.engine,
+        "device": device,
+        "traced_patients": trace,
+        "engine_settings": settings.as_dict(),
+        "environment": environment(device),
+        "status": "complete",
+    }
+
+
+def run_chunk(
+    engine: Engine,
+    model: PatientModel,
+    scenario: Scenario,
+    start: int,
+    stop: int,
+    trace: int,
+    settings: EngineSettings,
+) -> dict[str, pd.DataFrame]:
+    """The tables of patients start .. stop - 1."""
+    raw = engine(model, scenario.scenario.seed, start, stop - start, trace, settings)
+    return tables_from_chunk(raw, scenario)
+
+
+def simulate(
+    scenario: Scenario | str | os.PathLike,
+    patients: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    device: str = "cpu",
+    *,
+    trace: int = DEFAULT_TRACE,
+    patient_range: tuple[int, int] | None = None,
+    settings: EngineSettings = DEFAULT_SETTINGS,
+) -> Results:
+    """Simulate a scenario's patients in memory and return their Results (nothing written).
+
+    ``scenario`` is a Scenario or the path of a scenario file; ``patients``, ``seed`` and
+    ``engine`` override the file's. Patients with an index below ``trace`` also record every
+    clone at every scan. ``patient_range`` (start, stop) runs only those patients, each on
+    its own stream. The tables equal those of ``run_batch`` for the same arguments.
+    """
+    scenario, source = resolve(scenario, patients, seed, engine)
+    model = compile_model(scenario, source, settings)
+    run = runner(scenario, device, source)
+    first, stop = patient_range or (0, scenario.scenario.patients)
+    parts = [
+        run_chunk(run, model, scenario, start, end, trace, settings)
+        for start, end in chunk_ranges(first, stop, default_chunk(device))
+    ]
+    return Results(
+        folder=None,
+        manifest=manifest(scenario, (first, stop), trace, device, settings),
+        **concat_tables(parts),
+    )
