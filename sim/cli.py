@@ -5,6 +5,7 @@ the one module that joins the simulator (sim) and the readers of its results (an
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -232,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:  # the reader of the output stopped early (refractory ... | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

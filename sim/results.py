@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from refractory.compile import genotype_names
 from refractory.engine import RawChunk
@@ -41,7 +42,7 @@ class ResultsError(ValueError):
     """A results folder that is missing or incomplete, or a question it cannot answer."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Results:
     """A run's tables and manifest (the scenario as run, seed, engine, settings, versions).
 
@@ -74,6 +75,14 @@ class Results:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables by name (``TABLES``)."""
         return {name: getattr(self, name) for name in TABLES}
+
+    def __repr__(self) -> str:
+        where = f"in {self.folder}" if self.folder else "in memory"
+        rows = ", ".join(f"{name} {len(frame)}" for name, frame in self.tables().items())
+        return (
+            f"<Results {self.name}: {len(self.patients)} patients, seed "
+            f"{self.manifest['seed']}, {self.manifest['engine']} engine, {where}; rows: {rows}>"
+        )
 
 
 def concat_tables(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
@@ -227,10 +236,7 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
                 "days_to_progression",
                 "end_reason",
                 *LINE_STATUS,
-                "driver_mechanisms",
-                "driver_site",
-                "driver_phenotype",
-                "driver_preexisting",
+                *DRIVER_COLUMNS,
             ]
         )
     flat = raw.outputs.lines.reshape(n * n_lines, -1)
@@ -256,6 +262,8 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
     return frame.merge(_drivers(clones), on=["patient", "line"], how="left")
 
 
+#: Per-line columns of the clone that drove a progression.
+DRIVER_COLUMNS = ("driver_mechanisms", "driver_site", "driver_phenotype", "driver_preexisting")
 #: Per-line columns of response and status (definitions in the README).
 LINE_STATUS = (
     "progressed_on_treatment",
@@ -343,7 +351,7 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFra
     names = tuple(m.name for m in scenario.mechanisms)
     clones = _clones(raw, index, names)
     lines = _lines(raw, index, scenario, clones)
-    return {
+    tables = {
         "patients": _patient_status(_patients(raw, index), lines),
         "lines": lines,
         "clones": clones,
@@ -351,3 +359,10 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFra
         "lineages": _lineages(raw, index, names),
         "scans": _scans(raw, index),
     }
+    return {name: _as_stored(frame) for name, frame in tables.items()}
+
+
+def _as_stored(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with the column types a parquet file gives back (strings, missing values),
+    so that results in memory equal results read from a folder."""
+    return pa.Table.from_pandas(frame, preserve_index=False).to_pandas()

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from refractory.batch import run_batch
-from refractory.scenario import load_scenario, with_overrides
+import refractory
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -43,11 +42,22 @@ def stored(name: str) -> dict[str, pd.DataFrame]:
 def run_case(name: str, folder: Path) -> dict[str, pd.DataFrame]:
     """Run a case as a batch in two chunks into ``folder``; its tables by name."""
     path, patients, trace, engine = CASES[name]
-    scenario = with_overrides(load_scenario(path), patients=patients, engine=engine)
-    tables = run_batch(
-        scenario, folder, chunk_size=max(patients // 2, 1), trace=trace, progress=False
+    results = refractory.run_batch(
+        path,
+        folder,
+        patients=patients,
+        engine=engine,
+        chunk_size=max(patients // 2, 1),
+        trace=trace,
+        progress=False,
     )
-    return tables.tables()
+    return results.tables()
+
+
+def simulate_case(name: str) -> dict[str, pd.DataFrame]:
+    """Run a case in memory; its tables by name."""
+    path, patients, trace, engine = CASES[name]
+    return refractory.simulate(path, patients=patients, engine=engine, trace=trace).tables()
 
 
 def record() -> None:
