@@ -69,7 +69,7 @@ LOG_FIELDS = {
     "induction",
 }
 #: Tables of drug name = fraction: the field is the table's key, the drug its last part.
-PER_DRUG = ("resists", "exposure", "protection")
+PER_DRUG = {"resists": "", "exposure": "to ", "protection": "from "}
 CHOICES = {"schedule": model.SCHEDULES}
 #: Keys each schedule needs, with the values a line gets when switched to it.
 SCHEDULE_KEYS = {
@@ -131,9 +131,11 @@ def field_of(path: str) -> str:
     return parts[-2] if len(parts) > 1 and parts[-2] in PER_DRUG else parts[-1]
 
 
-def named(text: str) -> set[str]:
-    """The words of a lesson's Explore text, spelled as fields ("half-life" -> half_life)."""
-    return set(re.findall(r"[a-z_]+", text.lower().replace("-", "_")))
+def names(field: str, text: str) -> bool:
+    """Whether a lesson's Explore text names ``field``: as written, in words, in the plural
+    or without a unit ("mutation rates" for mutation_rate, "half-life" for half_life_days)."""
+    words = re.sub(r"_days$", "", field).replace("_", "[_ -]")
+    return re.search(rf"\b({field}|{words})s?\b", text.lower()) is not None
 
 
 def chosen_paths(settings: dict, explore: str | None, set_paths: set[str]) -> list[str]:
@@ -142,14 +144,10 @@ def chosen_paths(settings: dict, explore: str | None, set_paths: set[str]) -> li
     found = leaves(settings)
     if explore is None:
         return [p for p in found if any(fnmatch.fnmatch(p, g) for g in MAIN_CONTROLS)]
-    words = named(explore)
     chosen = [
         path
         for path in found
-        if path == "scenario.patients"
-        or field_of(path) in words
-        or re.sub(r"_(days|cells)$", "", field_of(path)) in words
-        or path in set_paths
+        if path == "scenario.patients" or path in set_paths or names(field_of(path), explore)
     ]
     # a line whose schedule is offered offers that schedule's own settings too
     scheduled = {path.rpartition(".")[0] for path in chosen if field_of(path) == "schedule"}
@@ -175,10 +173,11 @@ def describe(path: str, settings: dict) -> tuple[str, str]:
             words[-1] += f" {node['name']}" if names else f" {int(part) + 1}"
         elif part not in PER_DRUG:
             words.append(part)
-    label = " ".join(words) + f": {field}"
-    if field != parts[-1]:
-        label += f" of {parts[-1]}"
-    return label, (info.description or "") if info else ""
+    rule = (info.description or "") if info else ""
+    if field in PER_DRUG:  # the rule of one drug's value, not of the whole table
+        rule = re.sub(r"^a table of drug name = (.*), such as .*$", r"\1", rule)
+        field = f"{field} {PER_DRUG[field]}{parts[-1]}"
+    return " ".join(words) + f": {field}", rule
 
 
 def control(path: str, value: Any, settings: dict) -> dict:
@@ -227,17 +226,15 @@ class Explorer:
 
     def __init__(self, path: Path):
         self.source = str(path)
-        text = path.read_text(encoding="utf-8")
         try:
-            is_lesson = "lesson" in tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            is_lesson = False  # load_scenario reports the syntax error
-        if is_lesson:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}  # load_scenario below says what is wrong with the file
+        if "lesson" in data:
             lesson = load_lesson(path)
             self.title, self.header, self.slug = lesson.title, lesson.header, lesson.slug
             scenarios = [run.scenario for run in lesson.runs]
-            data = tomllib.loads(text)["lesson"]["run"]
-            changed = [run.get("set", {}) for run in data]
+            changed = [run.get("set", {}) for run in data["lesson"]["run"]]
             self.set_paths = {p for change in changed for p in leaves(_nested(change))}
         else:
             scenarios = [load_scenario(path)]

@@ -120,6 +120,8 @@ def test_explore_of_a_bad_file_is_one_paragraph_and_exit_2(tmp_path, capsys):
     assert main(["explore", str(bad), "--no-browser"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error:") and "birth_rate" in error and "\n" not in error.strip()
+    assert main(["explore", str(tmp_path / "missing.toml"), "--no-browser"]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_explore_command_serves_the_page_and_ctrl_c_stops_it_with_exit_0():
