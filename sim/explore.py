@@ -68,6 +68,8 @@ LOG_FIELDS = {
     "migration_out",
     "induction",
 }
+#: Where a decades slider for a value of 0 (no mutation, no migration) is centred: 1e-7.
+LOG_CENTRE_OF_ZERO = -7
 #: Tables of drug name = fraction: the field is the table's key, the drug its last part.
 PER_DRUG = {"resists": "", "exposure": "to ", "protection": "from "}
 CHOICES = {"schedule": model.SCHEDULES}
@@ -189,10 +191,9 @@ def control(path: str, value: Any, settings: dict) -> dict:
         return entry | {"kind": "flag"}
     if field in CHOICES:
         return entry | {"kind": "choice", "options": list(CHOICES[field])}
-    whole = isinstance(value, int) and field in ("patients", "cells", "seed")
-    entry |= {"kind": "number", "whole": whole}
+    entry |= {"kind": "number", "whole": isinstance(value, int)}
     if field in LOG_FIELDS:
-        centre = round(float(_log10(value)))
+        centre = round(math.log10(value)) if value > 0 else LOG_CENTRE_OF_ZERO
         return entry | {"scale": "log", "min": centre - 3, "max": centre + 3, "step": 0.1}
     if field == "patients":
         return entry | {"scale": "linear", "min": 10, "max": 1000, "step": 10}
@@ -200,10 +201,6 @@ def control(path: str, value: Any, settings: dict) -> dict:
         return entry | {"scale": "linear", "min": 0, "max": 1, "step": 0.01}
     top = 4 * value if value > 0 else 1.0
     return entry | {"scale": "linear", "min": 0, "max": top, "step": top / 100}
-
-
-def _log10(value: float) -> float:
-    return math.log10(value) if value > 0 else -7.0
 
 
 # State ------------------------------------------------------------------------------------
@@ -240,7 +237,6 @@ class Explorer:
             scenarios = [load_scenario(path)]
             self.title = scenarios[0].scenario.description or scenarios[0].scenario.name
             self.header, self.slug, self.set_paths = {}, "", set()
-        self.lock = threading.Lock()
         self.runs = []
         for scenario in scenarios:
             settings = scenario.to_dict()
@@ -252,8 +248,7 @@ class Explorer:
     def view(self, index: int, seconds: float | None = None) -> dict:
         """Everything the page shows for run ``index``."""
         run = self.runs[index]
-        explore = self.header.get("Explore") if self.header else None
-        paths = chosen_paths(run.settings, explore, self.set_paths)
+        paths = chosen_paths(run.settings, self.header.get("Explore"), self.set_paths)
         values = leaves(run.settings)
         with warnings.catch_warnings():
             # a run whose patients all progress on one scan gives a 0/0 log-rank ("–")
@@ -288,26 +283,25 @@ class Explorer:
     def change(self, index: int, path: str, value: Any) -> dict:
         """Set ``path`` of run ``index`` to ``value``, validate, re-run, and return its view;
         a value the scenario rules refuse raises ScenarioError and changes nothing."""
-        with self.lock:
-            run = self.runs[index]
-            settings = json.loads(json.dumps(run.settings))
-            old = leaves(settings).get(path)
-            if old is None:
-                raise ScenarioError(
-                    self.source,
-                    f"{path} is not a setting of the run {run.label!r}",
-                    "Choose one of the controls shown.",
-                    field=path,
-                )
-            set_path(settings, path, value, self.source)
-            if field_of(path) == "schedule":
-                _switch_schedule(settings, path)
-            scenario = parse_scenario(settings, self.source)
-            started = time.perf_counter()
-            results = simulate(scenario)
-            run.previous, run.results, run.settings = run.results, results, settings
-            run.change = (describe(path, settings)[0], _shown(old), _shown(value))
-            return self.view(index, round(time.perf_counter() - started, 3))
+        run = self.runs[index]
+        settings = json.loads(json.dumps(run.settings))
+        old = leaves(settings).get(path)
+        if old is None:
+            raise ScenarioError(
+                self.source,
+                f"{path} is not a setting of the run {run.label!r}",
+                "Choose one of the controls shown.",
+                field=path,
+            )
+        set_path(settings, path, value, self.source)
+        if field_of(path) == "schedule":
+            _switch_schedule(settings, path)
+        scenario = parse_scenario(settings, self.source)
+        started = time.perf_counter()
+        results = simulate(scenario)
+        run.previous, run.results, run.settings = run.results, results, settings
+        run.change = (describe(path, settings)[0], _shown(old), _shown(value))
+        return self.view(index, round(time.perf_counter() - started, 3))
 
     def save(self, index: int, folder: Path) -> Path:
         """Write run ``index``'s settings as a scenario file in ``folder``; return its path."""
@@ -396,7 +390,9 @@ def scenario_toml(settings: dict) -> str:
 
 
 def handler(explorer: Explorer, save_folder: Path) -> type[BaseHTTPRequestHandler]:
-    """The request handler: the page at /, JSON at /api/view, /api/change and /api/save."""
+    """The request handler: the page at /, JSON at /api/view, /api/change and /api/save
+    (one request at a time changes or reads the explorer)."""
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:  # no line per request on the terminal
@@ -423,17 +419,20 @@ def handler(explorer: Explorer, save_folder: Path) -> type[BaseHTTPRequestHandle
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
             run = int(request.get("run", 0))
             try:
-                if self.path == "/api/view":
-                    with explorer.lock:
-                        self._json(200, explorer.view(run))
-                elif self.path == "/api/change":
-                    self._json(200, explorer.change(run, request["path"], request["value"]))
-                elif self.path == "/api/save":
-                    self._json(200, {"saved": str(explorer.save(run, save_folder).resolve())})
-                else:
-                    self._json(404, {"error": f"no endpoint {self.path}"})
+                with lock:
+                    self._answer(self.path, run, request)
             except ScenarioError as error:
                 self._json(400, {"error": str(error)})
+
+        def _answer(self, path: str, run: int, request: dict) -> None:
+            if path == "/api/view":
+                self._json(200, explorer.view(run))
+            elif path == "/api/change":
+                self._json(200, explorer.change(run, request["path"], request["value"]))
+            elif path == "/api/save":
+                self._json(200, {"saved": str(explorer.save(run, save_folder).resolve())})
+            else:
+                self._json(404, {"error": f"no endpoint {path}"})
 
     return Handler
 
