@@ -117,15 +117,20 @@ def batch_labels(results: Sequence[Results]) -> list[str]:
     names = [r.name for r in results]
     if len(set(names)) == len(names):
         return names
-    return [str(r.folder.name) for r in results]
+    return [r.label for r in results]
 
 
-def km_figure(results: Results | Sequence[Results], endpoint_name: str = "refractory") -> Figure:
-    """Kaplan-Meier curves with 95% bands of one endpoint, one curve per folder (per line for
-    ``"progression"``), medians in the legend and numbers at risk under the axis."""
+def km_figure(
+    results: Results | Sequence[Results],
+    endpoint_name: str = "refractory",
+    labels: Sequence[str] | None = None,
+) -> Figure:
+    """Kaplan-Meier curves with 95% bands of one endpoint, one curve per Results (per line for
+    ``"progression"``) named by ``labels`` (default: ``batch_labels``), medians in the legend
+    and numbers at risk under the axis."""
     batches = [results] if isinstance(results, Results) else list(results)
     groups: list[Endpoint] = []
-    for batch, label in zip(batches, batch_labels(batches), strict=True):
+    for batch, label in zip(batches, labels or batch_labels(batches), strict=True):
         if endpoint_name == "progression":
             for line in sorted(batch.lines["line"].unique()):
                 name = f"{label}: line {line} ({batch.scenario.lines[line - 1].name})"
@@ -542,10 +547,10 @@ def muller_figure(results: Results, patient: int | None = None) -> Figure:
     if trace.empty:
         traced = sorted(results.trace["patient"].unique())
         raise ResultsError(
-            f"{results.folder}: patient {patient} was not traced, so its clones were not "
-            f"recorded scan by scan; traced patients are {traced[0]} to {traced[-1]}. Choose "
-            f"one of them, or re-run it alone into another folder with --patient-range "
-            f"{patient}:{patient + 1} --trace {patient + 1}."
+            f"{results.folder or results.name}: patient {patient} was not traced, so its "
+            f"clones were not recorded scan by scan; traced patients are {traced[0]} to "
+            f"{traced[-1]}. Choose one of them, or re-run it alone into another folder with "
+            f"--patient-range {patient}:{patient + 1} --trace {patient + 1}."
         )
     days, order, low, high = muller_layout(trace)
     colours = genotype_colours(results)

@@ -184,9 +184,10 @@ def build_report(
     for batch in batches:
         m = batch.manifest
         body.append(
-            f'<p class="note">{html.escape(str(batch.folder))}: {m["patients"]} patients, seed '
-            f"{m['seed']}, {html.escape(m['engine'])} engine, refractory "
-            f"{html.escape(str(m.get('refractory_version')))}; {m.get('traced_patients', 0)} "
+            f'<p class="note">{html.escape(str(batch.folder or "in memory"))}: '
+            f"{m['patients']} patients, seed {m['seed']}, {html.escape(m['engine'])} engine, "
+            f"refractory {html.escape(str(m.get('environment', {}).get('refractory')))}; "
+            f"{m.get('traced_patients', 0)} "
             "patients traced scan by scan.</p>"
         )
     if len(batches) > 1:

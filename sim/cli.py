@@ -1,4 +1,4 @@
-"""The ``refractory`` command line: run, check, summarize, report, plot, lessons.
+"""The ``refractory`` command line: run, check, summarize, report, plot, lessons, explore.
 
 Bad input ends with one paragraph on stderr and exit status 2, never a traceback. This is
 the one module that joins the simulator (sim) and the readers of its results (analysis).
@@ -110,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
     lesson.add_argument("--out", type=Path, help="folder (default results/lessons/NN-name)")
     lesson.add_argument("--patients", type=_positive, help="patients per run (overrides file)")
 
+    explore = commands.add_parser(
+        "explore", help="a local web page: change a lesson's or scenario's numbers, see the result"
+    )
+    explore.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        help="lesson or scenario file (default: lesson 1)",
+    )
+    explore.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
+    explore.add_argument("--no-browser", action="store_true", help="only print the address")
+
     plot = commands.add_parser("plot", help="draw one figure of a results folder")
     plot.add_argument("results", type=Path)
     plot.add_argument(
@@ -202,6 +214,13 @@ def _lesson(args) -> None:
     print(lesson_report(lesson.slug, title, lesson.header, folders, out / "report.html"))
 
 
+def _explore(args) -> None:
+    from refractory.explore import serve
+    from refractory.lessons import lesson_files
+
+    serve(args.file or lesson_files()[1], args.port, open_browser=not args.no_browser)
+
+
 def _plot(args) -> None:
     from refractory.analysis.figures import draw, save
     from refractory.results import load
@@ -221,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "plot": _plot,
         "lessons": _lessons,
         "lesson": _lesson,
+        "explore": _explore,
     }
     try:
         handlers[args.command](args)

@@ -79,7 +79,7 @@ def parse_header(text: str) -> tuple[str, dict[str, str]]:
     return title, fields
 
 
-def _set_path(data: dict, path: str, value: Any, source: str) -> None:
+def set_path(data: dict, path: str, value: Any, source: str) -> None:
     """Replace the value at a dotted ``path`` of ``data`` (integers index lists)."""
     parts = path.split(".")
     node: Any = data
@@ -143,7 +143,7 @@ def load_lesson(path: Path, number: int | None = None) -> Lesson:
     for run in runs:
         variant = parse_scenario(data, source).to_dict()
         for key, value in run.get("set", {}).items():
-            _set_path(variant, key, value, source)
+            set_path(variant, key, value, source)
         variant["scenario"]["name"] = run["label"]
         built.append(LessonRun(run["label"], parse_scenario(variant, source)))
     return Lesson(
@@ -174,7 +174,7 @@ def run_lesson(lesson: Lesson, out: Path, patients: int | None = None) -> list[P
 
     folders = []
     for run in lesson.runs:
-        folder = out / _folder_name(run.label)
+        folder = out / slug(run.label)
         scenario = with_overrides(run.scenario, patients=patients, source=str(lesson.path))
         _remove_if_stale(folder, scenario)
         run_batch(scenario, folder, source=str(lesson.path), progress=False)
@@ -195,5 +195,6 @@ def _remove_if_stale(folder: Path, scenario: Scenario) -> None:
         shutil.rmtree(folder)
 
 
-def _folder_name(label: str) -> str:
+def slug(label: str) -> str:
+    """A file or folder name for a run's label (lower case, words joined by "-")."""
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "run"

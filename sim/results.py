@@ -66,6 +66,11 @@ class Results:
     def horizon_days(self) -> float:
         return float(self.manifest["scenario"]["scenario"]["horizon_days"])
 
+    @property
+    def label(self) -> str:
+        """The folder's name, or the scenario's for a run in memory."""
+        return self.folder.name if self.folder else self.name
+
     @cached_property
     def scenario(self) -> Scenario:
         """The scenario as run, validated again from the manifest."""
