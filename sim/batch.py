@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from refractory.compile import compile_model
 from refractory.errors import ScenarioError
 from refractory.results import MANIFEST, TABLES, Results, concat_tables
 from refractory.scenario import Scenario, scenario_hash
@@ -27,6 +26,7 @@ from refractory.simulation import (
     chunk_ranges,
     default_chunk,
     manifest,
+    plan,
     resolve,
     run_chunk,
     runner,
@@ -51,8 +51,11 @@ def write_json(data: dict, path: Path) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def _chunk_path(out: Path, table: str, start: int, stop: int) -> Path:
-    return out / "chunks" / f"{start:09d}-{stop - 1:09d}.{table}.parquet"
+def _chunk_path(out: Path, table: str, start: int, stop: int, key: str = "") -> Path:
+    """A chunk's file: its variant (sweep point and arm, none for a plain scenario), its
+    patients and its table."""
+    prefix = f"{key}." if key else ""
+    return out / "chunks" / f"{prefix}{start:09d}-{stop - 1:09d}.{table}.parquet"
 
 
 def run_digest(scenario: Scenario, trace: int, settings: EngineSettings) -> str:
@@ -106,7 +109,7 @@ def run_batch(
     out = Path(out)
     first, stop = patient_range or (0, scenario.scenario.patients)
     chunk_size = chunk_size or default_chunk(device)
-    model = compile_model(scenario, source, settings)
+    planned = plan(scenario, source, settings)
     engine_run = runner(scenario, device, source)
     digest = run_digest(scenario, trace, settings)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,36 +123,48 @@ def run_batch(
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     write_json(record, out / MANIFEST)
-    ranges = list(chunk_ranges(first, stop, chunk_size))
+    chunks = [
+        (variant, model, start, end)
+        for variant, model in planned
+        for start, end in chunk_ranges(first, stop, chunk_size)
+    ]
     if progress is None:
         progress = sys.stderr.isatty()
     started = time.perf_counter()
     from tqdm import tqdm
 
-    with tqdm(total=stop - first, unit="patient", disable=not progress) as bar:
-        for start, end in ranges:
-            if not _chunk_path(out, "patients", start, end).exists():
-                tables = run_chunk(engine_run, model, scenario, start, end, trace, settings)
-                _write_chunk(out, start, end, tables)
+    with tqdm(
+        total=sum(end - start for _, _, start, end in chunks),
+        unit="patient",
+        disable=not progress,
+    ) as bar:
+        for variant, model, start, end in chunks:
+            if not _chunk_path(out, "patients", start, end, variant.key).exists():
+                tables = run_chunk(engine_run, model, variant, start, end, trace, settings)
+                _write_chunk(out, start, end, variant.key, tables)
             bar.update(end - start)
-    tables = _merge(out, ranges)
-    _remove_stale_chunks(out, ranges)
+    files = [(start, end, variant.key) for variant, _, start, end in chunks]
+    tables = _merge(out, files)
+    _remove_stale_chunks(out, files)
     record["status"] = "complete"
     record["seconds"] = round(time.perf_counter() - started, 3)
     write_json(record, out / MANIFEST)
     return Results(folder=out, manifest=record, **tables)
 
 
-def _write_chunk(out: Path, start: int, stop: int, tables: dict[str, pd.DataFrame]) -> None:
+def _write_chunk(
+    out: Path, start: int, stop: int, key: str, tables: dict[str, pd.DataFrame]
+) -> None:
     """Write one chunk's tables; the patients file goes last and marks the chunk complete."""
     for name in ("trace", "lineages", "scans", "lines", "clones", "patients"):
-        write_parquet(tables[name], _chunk_path(out, name, start, stop))
+        write_parquet(tables[name], _chunk_path(out, name, start, stop, key))
 
 
-def _merge(out: Path, ranges: list[tuple[int, int]]) -> dict[str, pd.DataFrame]:
+def _merge(out: Path, files: list[tuple[int, int, str]]) -> dict[str, pd.DataFrame]:
     """Write each table of the whole batch from its chunks; the tables."""
     parts = [
-        {name: pd.read_parquet(_chunk_path(out, name, a, b)) for name in TABLES} for a, b in ranges
+        {name: pd.read_parquet(_chunk_path(out, name, a, b, key)) for name in TABLES}
+        for a, b, key in files
     ]
     merged = concat_tables(parts)
     for name, frame in merged.items():
@@ -157,9 +172,9 @@ def _merge(out: Path, ranges: list[tuple[int, int]]) -> dict[str, pd.DataFrame]:
     return merged
 
 
-def _remove_stale_chunks(out: Path, ranges: list[tuple[int, int]]) -> None:
+def _remove_stale_chunks(out: Path, files: list[tuple[int, int, str]]) -> None:
     """Delete chunk files of an earlier plan (another chunk size) so the folder is canonical."""
-    keep = {_chunk_path(out, name, a, b).name for a, b in ranges for name in TABLES}
+    keep = {_chunk_path(out, name, a, b, key).name for a, b, key in files for name in TABLES}
     for path in (out / "chunks").iterdir():
         if path.name not in keep:
             path.unlink()

@@ -79,21 +79,24 @@ def parse_header(text: str) -> tuple[str, dict[str, str]]:
     return title, fields
 
 
-def set_path(data: dict, path: str, value: Any, source: str) -> None:
-    """Replace the value at a dotted ``path`` of ``data`` (integers index lists)."""
+def set_path(data: dict, path: str, value: Any, source: str, where: str = "lesson.run.set") -> None:
+    """Replace the value at a dotted ``path`` of ``data`` (integers index lists); errors
+    name the table that gave the path (``where``)."""
     parts = path.split(".")
     node: Any = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
+            if not part.isdigit() or int(part) > len(node):
                 raise ScenarioError(
                     source,
-                    f"lesson.run.set: {path!r} indexes a list of {len(node)} entries with {part!r}",
-                    "Use a 0-based index below the list's length.",
+                    f"{where}: {path!r} indexes a list of {len(node)} entries with {part!r}",
+                    "Use a 0-based index up to the list's length (the length adds an entry).",
                     field=path,
                 )
             key: Any = int(part)
+            if key == len(node):
+                node.append(None if last else {})
         elif isinstance(node, dict):
             key = part
             if not last and node.get(key) is None:
@@ -101,7 +104,7 @@ def set_path(data: dict, path: str, value: Any, source: str) -> None:
         else:
             raise ScenarioError(
                 source,
-                f"lesson.run.set: {path!r} goes inside {'.'.join(parts[:i])!r}, which is a "
+                f"{where}: {path!r} goes inside {'.'.join(parts[:i])!r}, which is a "
                 "value, not a table or list",
                 "Set the whole value at the shorter path instead.",
                 field=path,

@@ -364,10 +364,10 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFra
         "lineages": _lineages(raw, index, names),
         "scans": _scans(raw, index),
     }
-    return {name: _as_stored(frame) for name, frame in tables.items()}
+    return {name: as_stored(frame) for name, frame in tables.items()}
 
 
-def _as_stored(frame: pd.DataFrame) -> pd.DataFrame:
+def as_stored(frame: pd.DataFrame) -> pd.DataFrame:
     """The table with the column types a parquet file gives back (strings, missing values),
     so that results in memory equal results read from a folder."""
     return pa.Table.from_pandas(frame, preserve_index=False).to_pandas()

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 
@@ -478,6 +479,121 @@ class Agent(_Table):
     barcode_at: _typed(str | float, _BARCODE_RULE, _barcode_moment) = "detection"
 
 
+#: The Sweep field that holds the swept paths (named by their paths alone in messages).
+SWEPT = "axes"
+#: Designs of a [sweep]: a grid of listed values, or points sampled by scipy.stats.qmc.
+DESIGNS = ("grid", "latin_hypercube", "sobol", "halton")
+SCALES = ("linear", "log")
+
+
+class SweepAxis(_Table):
+    """One swept field: its values (grid), or its range (sampled designs)."""
+
+    values: tuple[float, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    scale: _choice(SCALES) = SCALES[0]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise Problem(
+                "must be a table such as { values = [1e-9, 1e-8] } or "
+                '{ low = 1e8, high = 1e11, scale = "log" }',
+                given=data,
+            )
+        data = {key: value for key, value in data.items() if value is not None}
+        for key in ("low", "high"):
+            if key in data and _finite(data[key]) is None:
+                raise Problem("must be a finite number", given=data[key], loc=(key,))
+        values = data.get("values")
+        if values is not None and (
+            not isinstance(values, list) or not values or any(_finite(v) is None for v in values)
+        ):
+            raise Problem(
+                "must be a non-empty list of finite numbers", given=values, loc=("values",)
+            )
+        return data
+
+
+class Sweep(_Table):
+    """[sweep]: the points of a parameter space at which every patient is run.
+
+    Keys other than ``design`` and ``points`` are the swept fields' dotted paths.
+    """
+
+    design: _choice(DESIGNS) = DESIGNS[0]
+    points: _number(1, whole=True, unit="points of a sampled design") | None = None
+    axes: dict[str, SweepAxis] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths(cls, data: Any) -> Any:
+        """Every key but design and points names a swept field."""
+        if not isinstance(data, dict):
+            return data
+        fixed = {key: data[key] for key in ("design", "points") if key in data}
+        return {**fixed, SWEPT: {k: v for k, v in data.items() if k not in fixed}}
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler) -> dict:
+        data = handler(self)
+        return {key: value for key, value in data.items() if key != SWEPT} | data[SWEPT]
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Sweep":
+        if not self.axes:
+            raise Problem(
+                "sweeps nothing: it names no field",
+                fix='Add a swept field, e.g. "mechanism.0.mutation_rate" = '
+                "{ values = [1e-9, 1e-8] }, to [sweep].",
+            )
+        grid = self.design == "grid"
+        if grid and self.points is not None:
+            raise Problem(
+                "is for sampled designs; a grid has one point per combination of values",
+                given=self.points,
+                loc=("points",),
+                fix="Remove points, or choose a sampled design (latin_hypercube, sobol, halton).",
+            )
+        if not grid and self.points is None:
+            raise Problem(
+                f'is required for design = "{self.design}"',
+                loc=("points",),
+                fix="Add points = N (the number of sampled points) to [sweep].",
+            )
+        for path, axis in self.axes.items():
+            if grid and (axis.values is None or axis.low is not None or axis.high is not None):
+                raise Problem(
+                    "must list its values for a grid",
+                    given=axis.model_dump(exclude_none=True),
+                    loc=(SWEPT, path),
+                    fix=f'Write "{path}" = {{ values = [...] }}, or choose a sampled design.',
+                )
+            if not grid and (axis.values is not None or axis.low is None or axis.high is None):
+                raise Problem(
+                    f'must give low and high for design = "{self.design}"',
+                    given=axis.model_dump(exclude_none=True),
+                    loc=(SWEPT, path),
+                    fix=f'Write "{path}" = {{ low = ..., high = ... }}, or use design = "grid".',
+                )
+            if not grid and not axis.low < axis.high:
+                raise Problem("needs low below high", given=axis.high, loc=(SWEPT, path, "high"))
+            if not grid and axis.scale == "log" and axis.low <= 0:
+                raise Problem(
+                    'needs low > 0 for scale = "log"', given=axis.low, loc=(SWEPT, path, "low")
+                )
+        return self
+
+
+class Arm(_Table):
+    """[[arm]]: one treatment of a virtual trial, as changes to the scenario's treatment."""
+
+    label: _text("a non-empty string", nonempty=True)
+    changes: dict[str, Any] = Field(default={}, alias="set")
+
+
 class Scenario(_Table):
     """A whole scenario file; cross-table references are checked here."""
 
@@ -492,6 +608,8 @@ class Scenario(_Table):
     sanctuary: Sanctuary | None = None
     persister: Persister | None = None
     agent: Agent = Agent()
+    sweep: Sweep | None = None
+    arms: tuple[Arm, ...] = Field(default=(), alias="arm")
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<scenario>") -> "Scenario":
@@ -566,6 +684,14 @@ class Scenario(_Table):
             )
         _require_room_to_grow(self.competition, self.tumor)
         _require_barcode_size(self.agent.barcode_at, self.tumor)
+        labels = [arm.label for arm in self.arms]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise Problem(
+                f"labels must be distinct ({quoted(repeated)} repeated)",
+                loc=("arm",),
+                fix="Give each [[arm]] its own label.",
+            )
         return self
 
 
@@ -654,11 +780,17 @@ def _index(entries: Sequence[Mechanism | Drug], name: str, kind: str) -> int:
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate a parsed scenario; any problem raises a one-paragraph ScenarioError."""
+    """Validate a parsed scenario, with every point of its sweep under every arm (each a
+    scenario of its own); any problem raises a one-paragraph ScenarioError."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise from_validation_error(error, source, data, Scenario) from None
+    if scenario.sweep is not None or scenario.arms:
+        from refractory.variation import variants  # validates each (point, arm)
+
+        variants(scenario, source)
+    return scenario
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:

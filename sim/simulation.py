@@ -18,6 +18,7 @@ from refractory.provenance import environment
 from refractory.results import Results, concat_tables, tables_from_chunk
 from refractory.scenario import Scenario, load_scenario, with_overrides
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
+from refractory.variation import Variant, tag_tables, variants
 
 #: Patients per chunk on the CPU (the unit written and resumed by batches).
 DEFAULT_CHUNK = 2000
@@ -79,8 +80,15 @@ def manifest(
     """What a run was: the scenario as run, its seed, patients, engine and device, every
     engine setting and the environment."""
     first, stop = patient_range
+    found = variants(scenario)
+    described = {}
+    if scenario.sweep is not None:
+        described["points"] = [v.values for v in found if v.arm_index == 0]
+    if scenario.arms:
+        described["arms"] = [arm.label for arm in scenario.arms]
     return {
         "scenario": scenario.model_dump(mode="json", by_alias=True),
+        **described,
         "seed": scenario.scenario.seed,
         "patients": stop - first,
         "patient_range": [first, stop],
@@ -96,15 +104,26 @@ def manifest(
 def run_chunk(
     engine: Engine,
     model: PatientModel,
-    scenario: Scenario,
+    variant: Variant,
     start: int,
     stop: int,
     trace: int,
     settings: EngineSettings,
 ) -> dict[str, pd.DataFrame]:
-    """The tables of patients start .. stop - 1."""
+    """The tables of patients start .. stop - 1 of one variant (sweep point and arm)."""
+    scenario = variant.scenario
     raw = engine(model, scenario.scenario.seed, start, stop - start, trace, settings)
-    return tables_from_chunk(raw, scenario)
+    return tag_tables(tables_from_chunk(raw, scenario), variant)
+
+
+def plan(
+    scenario: Scenario, source: str, settings: EngineSettings
+) -> list[tuple[Variant, PatientModel]]:
+    """Every variant of the scenario (just itself without a sweep or arms) and its model."""
+    return [
+        (variant, compile_model(variant.scenario, source, settings))
+        for variant in variants(scenario, source)
+    ]
 
 
 def simulate(
@@ -123,14 +142,16 @@ def simulate(
     ``scenario`` is a Scenario or the path of a scenario file; ``patients``, ``seed`` and
     ``engine`` override the file's. Patients with an index below ``trace`` also record every
     clone at every scan. ``patient_range`` (start, stop) runs only those patients, each on
-    its own stream. The tables equal those of ``run_batch`` for the same arguments.
+    its own stream. A scenario with a [sweep] or [[arm]] tables runs every patient at every
+    point under every arm (columns ``point`` and ``arm`` say which). The tables equal those
+    of ``run_batch`` for the same arguments.
     """
     scenario, source = resolve(scenario, patients, seed, engine)
-    model = compile_model(scenario, source, settings)
     run = runner(scenario, device, source)
     first, stop = patient_range or (0, scenario.scenario.patients)
     parts = [
-        run_chunk(run, model, scenario, start, end, trace, settings)
+        run_chunk(run, model, variant, start, end, trace, settings)
+        for variant, model in plan(scenario, source, settings)
         for start, end in chunk_ranges(first, stop, default_chunk(device))
     ]
     return Results(

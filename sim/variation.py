@@ -1,0 +1,185 @@
+"""Parameter sweeps and trial arms: the variants of a scenario that a run goes through.
+
+``[sweep]`` runs the scenario at points of a parameter space (a grid of listed values, or a
+design sampled by scipy.stats.qmc); ``[[arm]]`` runs the same virtual patients under other
+treatments. Fields are named by the dotted paths of a lesson's ``set`` ("line.0.drugs":
+TOML keys, list entries by 0-based index). Each (point, arm) is a plain scenario of its own,
+validated like a file; patient p has the same random stream in every variant, so a patient's
+history up to treatment start is the same under every arm (a virtual twin).
+"""
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from refractory.errors import ScenarioError, number, quoted
+from refractory.lessons import set_path
+from refractory.results import as_stored
+from refractory.scenario import Scenario, Sweep, parse_scenario
+
+#: The tables an arm may change: treatment and monitoring, never the tumour before treatment.
+ARM_TABLES = ("line", "drug", "monitoring", "adherence")
+#: [scenario] keys that are the run itself, not the model: they cannot be swept.
+FIXED = ("scenario.patients", "scenario.seed", "scenario.engine", "scenario.name")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One (point, arm) of a run: its index in the sweep (None without one), its arm's
+    label (None without arms), the swept fields' values and the plain scenario."""
+
+    point: int | None
+    arm: str | None
+    arm_index: int
+    values: dict[str, float]
+    scenario: Scenario
+
+    @property
+    def key(self) -> str:
+        """A name for the variant's chunk files ("" for a plain scenario)."""
+        parts = [f"p{self.point:05d}" if self.point is not None else ""]
+        parts.append(f"a{self.arm_index:02d}" if self.arm is not None else "")
+        return ".".join(part for part in parts if part)
+
+
+def sweep_points(sweep: Sweep, seed: int) -> list[dict[str, float]]:
+    """The sweep's points in order: every combination of the grid's values (the first path
+    varying slowest), or ``points`` points of the sampled design, scaled to each range."""
+    paths = list(sweep.axes)
+    if sweep.design == "grid":
+        grid = itertools.product(*(sweep.axes[path].values for path in paths))
+        return [dict(zip(paths, values, strict=True)) for values in grid]
+    from scipy.stats import qmc
+
+    samplers = {
+        "latin_hypercube": lambda d: qmc.LatinHypercube(d, seed=seed),
+        "sobol": lambda d: qmc.Sobol(d, scramble=True, seed=seed),
+        "halton": lambda d: qmc.Halton(d, scramble=True, seed=seed),
+    }
+    unit = samplers[sweep.design](len(paths)).random(sweep.points)
+    points = []
+    for row in unit:
+        point = {}
+        for path, u in zip(paths, row, strict=True):
+            axis = sweep.axes[path]
+            if axis.scale == "log":
+                low, high = math.log(axis.low), math.log(axis.high)
+                point[path] = float(math.exp(low + u * (high - low)))
+            else:
+                point[path] = float(axis.low + u * (axis.high - axis.low))
+        points.append(point)
+    return points
+
+
+def _check_paths(scenario: Scenario, source: str) -> None:
+    """Swept fields are model fields; arms change treatment and monitoring only, and no field
+    is both swept and changed by an arm."""
+    swept = list(scenario.sweep.axes) if scenario.sweep else []
+    for path in swept:
+        if path in FIXED:
+            raise ScenarioError(
+                source,
+                f"sweep: {path!r} is a setting of the run, not of the model, so it cannot be swept",
+                "Run the scenario once per value instead, or sweep a field of the model.",
+                field=f"sweep.{path}",
+            )
+    for arm in scenario.arms:
+        for path in arm.changes:
+            if path.split(".")[0] not in ARM_TABLES:
+                raise ScenarioError(
+                    source,
+                    f'arm "{arm.label}": set changes {path!r}, but arms may change only the '
+                    f"treatment and monitoring ({quoted(ARM_TABLES)}), so that each patient's "
+                    "history up to treatment start is the same under every arm",
+                    "Sweep that field in [sweep] instead, or make a scenario of its own.",
+                    field=f"arm.{path}",
+                )
+            if path in swept:
+                raise ScenarioError(
+                    source,
+                    f'arm "{arm.label}": set changes {path!r}, which [sweep] also varies',
+                    "Vary the field in one place: the sweep or the arms.",
+                    field=f"arm.{path}",
+                )
+
+
+def _plain(scenario: Scenario, changes: dict, source: str, where: str) -> Scenario:
+    """The scenario without its sweep and arms, with ``changes`` (path: value) applied and
+    validated; errors say which sweep point or arm asked for the value."""
+    data = scenario.to_dict()
+    data.pop("sweep", None)
+    data.pop("arm", None)
+    for path, value in changes.items():
+        set_path(data, path, value, source, where)
+    try:
+        return parse_scenario(data, source)
+    except ScenarioError as error:
+        detail = str(error).removeprefix(f"{source}: ").rstrip(".")
+        raise ScenarioError(
+            source,
+            f"{where} gives a scenario that is not valid: {detail}",
+            "Change that value in [sweep] or [[arm]].",
+            field=error.field,
+        ) from None
+
+
+def variants(scenario: Scenario, source: str = "<scenario>") -> list[Variant]:
+    """Every (point, arm) of the scenario in run order (points outer, arms inner), each a
+    validated plain scenario; just the scenario itself when it has neither."""
+    _check_paths(scenario, source)
+    points = sweep_points(scenario.sweep, scenario.scenario.seed) if scenario.sweep else [None]
+    arms = list(scenario.arms) or [None]
+    found = []
+    for index, values in enumerate(points):
+        for arm_index, arm in enumerate(arms):
+            changes = dict(values or {}) | (dict(arm.changes) if arm else {})
+            where = " and ".join(
+                part
+                for part in (
+                    _point_text(index, values) if values else "",
+                    f'arm "{arm.label}"' if arm else "",
+                )
+                if part
+            )
+            plain = _plain(scenario, changes, source, where) if where else scenario
+            found.append(
+                Variant(
+                    point=index if values is not None else None,
+                    arm=arm.label if arm else None,
+                    arm_index=arm_index,
+                    values=dict(values or {}),
+                    scenario=plain,
+                )
+            )
+    return found
+
+
+def _point_text(index: int, values: dict[str, float]) -> str:
+    shown = ", ".join(f"{path} = {number(float(value))}" for path, value in values.items())
+    return f"sweep point {index} ({shown})"
+
+
+def tag_tables(tables: dict[str, pd.DataFrame], variant: Variant) -> dict[str, pd.DataFrame]:
+    """The tables of a variant's patients with the columns that name it: ``point`` and
+    ``arm`` first in every table, and each swept field's value (by its path) in patients."""
+    names = {}
+    if variant.point is not None:
+        names["point"] = np.int64(variant.point)
+    if variant.arm is not None:
+        names["arm"] = variant.arm
+    if not names:
+        return tables
+    tagged = {}
+    for name, frame in tables.items():
+        front = pd.DataFrame({key: [value] * len(frame) for key, value in names.items()})
+        columns = [front.astype({"point": np.int64}) if "point" in names else front, frame]
+        if name == "patients":
+            values = {path: np.full(len(frame), value) for path, value in variant.values.items()}
+            columns.append(pd.DataFrame(values))
+        tagged[name] = pd.concat([c.reset_index(drop=True) for c in columns], axis=1).pipe(
+            as_stored
+        )
+    return tagged
