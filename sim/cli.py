@@ -124,11 +124,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args) -> None:
     from refractory.batch import DEFAULT_CHUNK, DEFAULT_GPU_CHUNK, DEFAULT_TRACE, run_batch
+    from refractory.compile import compile_model
+    from refractory.limits import check_memory, warnings
     from refractory.scenario import load_scenario, with_overrides
 
+    source = str(args.scenario)
     scenario = with_overrides(
         load_scenario(args.scenario), patients=args.patients, seed=args.seed, engine=args.engine
     )
+    first, stop = args.patient_range or (0, scenario.scenario.patients)
+    chunk_size = args.chunk_size or (DEFAULT_GPU_CHUNK if args.device == "gpu" else DEFAULT_CHUNK)
+    trace = DEFAULT_TRACE if args.trace is None else args.trace
+    check_memory(compile_model(scenario, source), stop - first, chunk_size, trace, source)
+    if not args.quiet:
+        for warning in warnings(scenario):
+            print(f"warning: {source}: {warning}", file=sys.stderr)
     if args.threads:
         import numba
 
@@ -137,11 +147,10 @@ def _run(args) -> None:
     run_batch(
         scenario,
         out,
-        source=str(args.scenario),
+        source=source,
         patient_range=args.patient_range,
-        chunk_size=args.chunk_size
-        or (DEFAULT_GPU_CHUNK if args.device == "gpu" else DEFAULT_CHUNK),
-        trace=DEFAULT_TRACE if args.trace is None else args.trace,
+        chunk_size=chunk_size,
+        trace=trace,
         progress=None if not args.quiet else False,
         device=args.device,
     )
@@ -157,12 +166,16 @@ def _print_summary(folder: Path) -> None:
 
 
 def _check(args) -> None:
+    from refractory.batch import DEFAULT_CHUNK, DEFAULT_TRACE
     from refractory.compile import compile_model
+    from refractory.limits import check_memory
     from refractory.scenario import load_scenario
     from refractory.summary import describe
 
+    source = str(args.scenario)
     scenario = load_scenario(args.scenario)
-    compile_model(scenario, str(args.scenario))
+    model = compile_model(scenario, source)
+    check_memory(model, scenario.scenario.patients, DEFAULT_CHUNK, DEFAULT_TRACE, source)
     print(describe(scenario))
     print(f"\n{args.scenario}: valid.")
 

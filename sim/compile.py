@@ -69,7 +69,14 @@ def agent_sizes(scenario: Scenario, source: str = "<scenario>") -> tuple[int, fl
 
 
 def compile_model(scenario: Scenario, source: str = "<scenario>") -> PatientModel:
-    """Arrays and scalars for the kernels; ``source`` names the file in errors."""
+    """Arrays and scalars for the kernels; ``source`` names the file in errors.
+
+    A scenario the kernels cannot represent or finish is refused first (refractory.limits,
+    imported here because it reads this module's engine settings).
+    """
+    from refractory.limits import check_work
+
+    check_work(scenario, source)
     tumor = scenario.tumor
     mechanisms = scenario.mechanisms
     drugs = scenario.drugs

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -679,6 +680,14 @@ def load_scenario(path: str | os.PathLike) -> Scenario:
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(
             source, f"is not valid TOML: {error}", "Fix the syntax at that line."
+        ) from None
+    except RecursionError:
+        raise ScenarioError(
+            source,
+            f"nests arrays or inline tables deeper than the TOML reader can follow (Python's "
+            f"recursion limit, {sys.getrecursionlimit()} levels); no scenario key takes more "
+            "than a list of names or a table of numbers",
+            "Remove the deeply nested value.",
         ) from None
     return parse_scenario(data, source)
 

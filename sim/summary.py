@@ -3,6 +3,7 @@
 import math
 
 from refractory.errors import number
+from refractory.limits import warnings
 from refractory.scenario import Line, Mechanism, Scenario, Tumor
 
 
@@ -39,6 +40,7 @@ def describe(scenario: Scenario) -> str:
         f"or below {_percent(1 - watch.partial_response_decrease)} of the line's baseline; "
         f"no visible disease below {number(scenario.effective_visible_cells)} cells ({visible})"
     )
+    lines += [f"Warning: {warning}" for warning in warnings(scenario)]
     return "\n".join(lines)
 
 
