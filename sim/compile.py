@@ -103,6 +103,7 @@ def compile_model(scenario: Scenario, source: str = "<scenario>") -> PatientMode
         resistance=resistance,
         drug_max_effect=np.array([d.max_effect for d in drugs], np.float64),
         drug_lowers_birth=np.array([d.effect == "birth" for d in drugs], np.int64),
+        drug_kills_dividing=np.array([d.effect == "kills_dividing" for d in drugs], np.int64),
         line_drugs=line_drugs,
         line_takes_max=np.array([line.combine == "max" for line in scenario.lines], np.int64),
         start_genotypes=start_genotypes,

@@ -28,7 +28,9 @@ from refractory.errors import Problem, ScenarioError, from_validation_error, num
 #: Simulation engines a scenario may ask for; add a name here when an engine is added.
 ENGINES = ("compartment", "agent")
 STARTS = ("single_cell", "cells")
-EFFECTS = ("death", "birth")
+#: What a drug's effect does: adds to death, lowers birth, or adds to death x the crowding
+#: factor 1 - N/K of competition (it kills dividing cells, which crowding makes fewer).
+EFFECTS = ("death", "birth", "kills_dividing")
 COMBINES = ("add", "max")
 STOP_RULES = ("progression",)
 SCHEDULES = ("continuous", "intermittent", "adaptive")
