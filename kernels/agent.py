@@ -109,7 +109,8 @@ def advance(state, model, ints, reals, meta, barcodes, starts, exposure, t, t_st
     """Run the tumour cell by cell from ``t`` to ``t_stop``, extinction or ``threshold`` cells.
 
     Gillespie's direct method with the rates under ``exposure`` held constant (under competition,
-    birth rates times the crowding factor of the current total, updated at every event): the
+    birth rates and crowding-scaled deaths times the crowding factor of the current total,
+    updated at every event): the
     clone of the next event by its total rate, then a uniformly random cell of it. A division
     may give a mutant daughter (new slot, same barcode); a migrating or switching cell moves to
     the slot of its new state with its barcode. Labels every cell when the total first reaches
@@ -160,8 +161,8 @@ def _events(
         if t >= t_stop:
             t, reason = t_stop, REACHED_STOP
             break
-        crowd(reals, used, capacity, total)
-        t, chosen, kind = next_event(state, ints, reals, used, t, t_stop)
+        factor = crowd(reals, used, capacity, total)
+        t, chosen, kind = next_event(state, ints, reals, used, t, t_stop, factor)
         if chosen < 0:
             t, reason = t_stop, REACHED_STOP
             break

@@ -23,13 +23,14 @@ from refractory.kernels.random import exponential, uniform
 # call that numba does not inline): ``ints`` (C, 3) genotype, cells and the parent genotype
 # that first gave rise to it (-1: an initial clone); ``reals`` (C, REAL_COLUMNS) first-seen
 # day, then per cell under the current exposure: birth and death rates, mutation probability
-# per division, migration and phenotype-switching rates, and the sum of the four rates;
+# per division, migration and phenotype-switching rates, the sum of the four rates, and the
+# part of the death rate that scales with crowding, at no crowding (kernels.model);
 # ``meta`` counters. Pending groups of new cells inside a step: ``stack_ints`` (S, 4)
 # genotype, cells, parent genotype and how many moves (migrations, switches) they made in it,
 # ``stack_start`` (S,) their offset inside the step.
 GENOTYPE, CELLS, PARENT, MOVED = 0, 1, 2, 3
-FIRST_SEEN, BIRTH, DEATH, MUTATION, MIGRATE, SWITCH, RATE = 0, 1, 2, 3, 4, 5, 6
-REAL_COLUMNS = 7
+FIRST_SEEN, BIRTH, DEATH, MUTATION, MIGRATE, SWITCH, RATE, CROWDED = 0, 1, 2, 3, 4, 5, 6, 7
+REAL_COLUMNS = 8
 USED, OVERFLOW, CLONE_STEPS, EVENTS, STACK_TOP = 0, 1, 2, 3, 4
 META_SIZE = 5
 # What a cell does at an event.
@@ -66,7 +67,7 @@ def find_slot(ints, reals, meta, genotype, now):
 @njit(cache=True, _nrt=False)
 def set_rates(model, ints, reals, c, exposure):
     """Rates of slot c under ``exposure`` (see kernels.model.PatientModel)."""
-    b, d, u = exposed_rates(model, ints[c, GENOTYPE], exposure)
+    b, d, u, crowded = exposed_rates(model, ints[c, GENOTYPE], exposure)
     m, s = switch_rates(model, ints[c, GENOTYPE], exposure)
     reals[c, BIRTH] = b
     reals[c, DEATH] = d
@@ -74,6 +75,7 @@ def set_rates(model, ints, reals, c, exposure):
     reals[c, MIGRATE] = m
     reals[c, SWITCH] = s
     reals[c, RATE] = b + d + m + s
+    reals[c, CROWDED] = crowded
 
 
 @njit(cache=True, _nrt=False)
@@ -120,9 +122,10 @@ def gained_mechanism(mutation_rate, genotype, u):
 
 
 @njit(cache=True, inline="always")
-def next_event(state, ints, reals, used, t, t_stop):
+def next_event(state, ints, reals, used, t, t_stop, factor):
     """Gillespie's direct method: the time of the next event, its clone, and what its cell does
-    (DIVIDES, DIES, MIGRATES or SWITCHES), from the clones' total rates (RATE).
+    (DIVIDES, DIES, MIGRATES or SWITCHES), from the clones' total rates (RATE) and their death
+    rates with the crowding-scaled part at the crowding ``factor`` (see ``crowd``).
 
     Returns (t_stop, -1, DIVIDES) when no event happens before ``t_stop``. Shared by the
     clone-table simulation below and the agent engine (Gillespie 1977, J. Phys. Chem. 81:2340).
@@ -146,7 +149,7 @@ def next_event(state, ints, reals, used, t, t_stop):
             target -= weight
     k = at(chosen)
     n = ints[k, CELLS]
-    dies = reals[k, DEATH] * n
+    dies = (reals[k, DEATH] - reals[k, CROWDED] * (1.0 - factor)) * n
     if target < dies:
         return t_next, chosen, DIES
     target -= dies
@@ -188,14 +191,17 @@ def receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t):
 @njit(cache=True, inline="always")
 def crowd(reals, used, capacity, total):
     """Under competition (a finite ``capacity``), set every clone's total rate with its birth
-    rate (which must be the one without competition) times the crowding factor at ``total``
-    cells; called before every event, it makes competition exact."""
+    rate and its crowding-scaled death (which must be those without competition) times the
+    crowding factor at ``total`` cells; called before every event, it makes competition exact.
+    Returns the factor (1 without competition)."""
     if capacity == np.inf:
-        return
+        return 1.0
     factor = max(1.0 - total / capacity, 0.0)
     for c in range(used):
-        reals[c, RATE] = reals[c, BIRTH] * factor + reals[c, DEATH] + reals[c, MIGRATE]
+        death = reals[c, DEATH] - reals[c, CROWDED] * (1.0 - factor)
+        reals[c, RATE] = reals[c, BIRTH] * factor + death + reals[c, MIGRATE]
         reals[c, RATE] += reals[c, SWITCH]
+    return factor
 
 
 @njit(cache=True, _nrt=False)
@@ -216,8 +222,8 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
             return t, REACHED_THRESHOLD
         if total >= exact_below:
             return t, REACHED_STOP
-        crowd(reals, meta[USED], capacity, total)
-        t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop)
+        factor = crowd(reals, meta[USED], capacity, total)
+        t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop, factor)
         if chosen < 0:
             return t_stop, REACHED_STOP
         meta[EVENTS] += 1

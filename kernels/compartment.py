@@ -21,6 +21,7 @@ from refractory.kernels.clones import (
     BIRTH,
     CELLS,
     CLONE_STEPS,
+    CROWDED,
     DEATH,
     GENOTYPE,
     MIGRATE,
@@ -311,18 +312,20 @@ def _net_rate(ints, reals, meta, total):
 def compete(model, ints, reals, meta, exposure, cells):
     """Set the birth factor of competition at a total of ``cells`` and every clone's rates.
 
-    Returns the rate at which competition pulls the total back towards its equilibrium (the
-    births it removes per extra cell: the tumour's birth rate before crowding x cells / K).
+    Returns the rate at which competition moves the total per extra cell, in size: the births
+    it removes less the crowding-scaled deaths it spares (both before crowding) x cells / K.
     """
     factor = max(1.0 - cells / model.carrying_capacity, 0.0)
     exposure[exposure.shape[0] - 1] = factor
     births = 0.0
+    spared = 0.0
     for c in range(meta[USED]):
         set_rates(model, ints, reals, c, exposure)
         births += reals[c, BIRTH] * ints[c, CELLS]
+        spared += reals[c, CROWDED] * factor * ints[c, CELLS]
     if factor == 0.0:
         return 0.0
-    return births / factor / model.carrying_capacity
+    return abs(births - spared) / factor / model.carrying_capacity
 
 
 @njit(cache=True, _nrt=False)

@@ -82,6 +82,7 @@ class PatientModel(NamedTuple):
     resistance: np.ndarray  # (k, nd) fraction of drug j's effect removed by mechanism i
     drug_max_effect: np.ndarray  # (nd,) per day on a fully sensitive cell
     drug_lowers_birth: np.ndarray  # (nd,) 1 if the drug lowers birth, 0 if it adds to death
+    drug_kills_dividing: np.ndarray  # (nd,) 1: its added death x the crowding factor of birth
     line_drugs: np.ndarray  # (nl, nd) 1 where line l gives drug j
     line_takes_max: np.ndarray  # (nl,) 1: strongest single drug; 0: effects add
     start_genotypes: np.ndarray  # (m,) genotypes of the initial clones (start = "cells")
@@ -148,15 +149,19 @@ class PatientModel(NamedTuple):
 def genotype_rates(model, genotype, line):
     """Birth rate, death rate and total mutation probability of a genotype under a line given
     at its constant dose (``line`` = -1: untreated)."""
-    return exposed_rates(model, genotype, model.line_exposure[line])
+    birth, death, mutation, _ = exposed_rates(model, genotype, model.line_exposure[line])
+    return birth, death, mutation
 
 
 @njit(cache=True)
 def exposed_rates(model, genotype, exposure):
-    """Birth rate, death rate and total mutation probability of a genotype under ``exposure``.
+    """Birth rate, death rate and total mutation probability of a genotype under ``exposure``,
+    and the part of the death rate that scales with crowding, at no crowding.
 
     Mechanisms' fitness costs and resistances combine multiplicatively; drug effects add or,
-    for "max", the strongest acts; competition then scales the birth rate. In the sanctuary each
+    for "max", the strongest acts; competition then scales the birth rate, and the added death
+    of a drug that kills dividing cells (``drug_kills_dividing``) by the same factor
+    (dS/dt = b S (1 - N/K) - e S (1 - N/K) - d S, Strobl et al. 2021). In the sanctuary each
     drug's effect is scaled by its exposure factor; persisters divide and die at their own
     factors of the rates and escape their protected fraction of each drug.
     """
@@ -178,8 +183,10 @@ def exposed_rates(model, genotype, exposure):
     take_max = exposure[nd] == 1.0
     lower_birth = 0.0
     add_death = 0.0
+    crowded = 0.0
     best = -1.0
     best_lowers_birth = False
+    best_crowded = False
     for j in range(nd):
         effect = exposure[j]
         if effect == 0.0:
@@ -195,18 +202,25 @@ def exposed_rates(model, genotype, exposure):
             if effect > best:
                 best = effect
                 best_lowers_birth = model.drug_lowers_birth[j] == 1
+                best_crowded = model.drug_kills_dividing[j] == 1
         elif model.drug_lowers_birth[j] == 1:
             lower_birth += effect
+        elif model.drug_kills_dividing[j] == 1:
+            crowded += effect
         else:
             add_death += effect
     if take_max and best > 0.0:
         if best_lowers_birth:
             lower_birth = best
+        elif best_crowded:
+            crowded = best
         else:
             add_death = best
-    birth = max(birth - lower_birth, 0.0) * exposure[nd + 1]
+    factor = exposure[nd + 1]
+    birth = max(birth - lower_birth, 0.0) * factor
     death += add_death
-    return birth, death, total_mutation
+    death += crowded * factor
+    return birth, death, total_mutation, crowded
 
 
 @njit(cache=True)

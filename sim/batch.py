@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from refractory.errors import ScenarioError
+from refractory.limits import check_memory
 from refractory.results import MANIFEST, TABLES, Results, concat_tables
 from refractory.scenario import Scenario, scenario_hash
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
@@ -111,6 +112,8 @@ def run_batch(
     chunk_size = chunk_size or default_chunk(device)
     planned = plan(scenario, source, settings)
     engine_run = runner(scenario, device, source)
+    for _, model in planned:
+        check_memory(model, (stop - first) * len(planned), chunk_size, trace, source)
     digest = run_digest(scenario, trace, settings)
     out.mkdir(parents=True, exist_ok=True)
     (out / "chunks").mkdir(exist_ok=True)

@@ -137,12 +137,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args) -> None:
     from refractory.batch import run_batch
+    from refractory.limits import warnings
     from refractory.scenario import load_scenario, with_overrides
     from refractory.simulation import DEFAULT_TRACE
 
+    source = str(args.scenario)
     scenario = with_overrides(
         load_scenario(args.scenario), patients=args.patients, seed=args.seed, engine=args.engine
     )
+    if not args.quiet:
+        for warning in warnings(scenario):
+            print(f"warning: {source}: {warning}", file=sys.stderr)
     if args.threads:
         import numba
 
@@ -151,7 +156,7 @@ def _run(args) -> None:
     run_batch(
         scenario,
         out,
-        source=str(args.scenario),
+        source=source,
         patient_range=args.patient_range,
         chunk_size=args.chunk_size,
         trace=DEFAULT_TRACE if args.trace is None else args.trace,
@@ -172,11 +177,15 @@ def _print_summary(folder: Path) -> None:
 
 def _check(args) -> None:
     from refractory.compile import compile_model
+    from refractory.limits import check_memory
     from refractory.scenario import load_scenario
+    from refractory.simulation import DEFAULT_CHUNK, DEFAULT_TRACE
     from refractory.summary import describe
 
+    source = str(args.scenario)
     scenario = load_scenario(args.scenario)
-    compile_model(scenario, str(args.scenario))
+    model = compile_model(scenario, source)
+    check_memory(model, scenario.scenario.patients, DEFAULT_CHUNK, DEFAULT_TRACE, source)
     print(describe(scenario))
     print(f"\n{args.scenario}: valid.")
 

@@ -56,7 +56,13 @@ def compile_model(
     scenario: Scenario, source: str = "<scenario>", settings: EngineSettings = DEFAULT_SETTINGS
 ) -> PatientModel:
     """Arrays and scalars for the kernels, with the engines' numerical ``settings``;
-    ``source`` names the file in errors."""
+    ``source`` names the file in errors.
+
+    A scenario the kernels cannot represent or finish is refused first (refractory.limits).
+    """
+    from refractory.limits import check_work
+
+    check_work(scenario, source, settings)
     tumor = scenario.tumor
     mechanisms = scenario.mechanisms
     drugs = scenario.drugs
@@ -83,6 +89,7 @@ def compile_model(
         resistance=resistance,
         drug_max_effect=np.array([d.max_effect for d in drugs], np.float64),
         drug_lowers_birth=np.array([d.effect == "birth" for d in drugs], np.int64),
+        drug_kills_dividing=np.array([d.effect == "kills_dividing" for d in drugs], np.int64),
         line_drugs=line_drugs,
         line_takes_max=np.array([line.combine == "max" for line in scenario.lines], np.int64),
         start_genotypes=start_genotypes,

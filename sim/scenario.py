@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -29,7 +30,9 @@ from refractory.errors import Problem, ScenarioError, from_validation_error, num
 #: Simulation engines a scenario may ask for; add a name here when an engine is added.
 ENGINES = ("compartment", "agent")
 STARTS = ("single_cell", "cells")
-EFFECTS = ("death", "birth")
+#: What a drug's effect does: adds to death, lowers birth, or adds to death x the crowding
+#: factor 1 - N/K of competition (it kills dividing cells, which crowding makes fewer).
+EFFECTS = ("death", "birth", "kills_dividing")
 COMBINES = ("add", "max")
 STOP_RULES = ("progression",)
 SCHEDULES = ("continuous", "intermittent", "adaptive")
@@ -812,6 +815,14 @@ def load_scenario(path: str | os.PathLike) -> Scenario:
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(
             source, f"is not valid TOML: {error}", "Fix the syntax at that line."
+        ) from None
+    except RecursionError:
+        raise ScenarioError(
+            source,
+            f"nests arrays or inline tables deeper than the TOML reader can follow (Python's "
+            f"recursion limit, {sys.getrecursionlimit()} levels); no scenario key takes more "
+            "than a list of names or a table of numbers",
+            "Remove the deeply nested value.",
         ) from None
     return parse_scenario(data, source)
 

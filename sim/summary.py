@@ -3,7 +3,8 @@
 import math
 
 from refractory.errors import number
-from refractory.scenario import Line, Mechanism, Scenario, Tumor
+from refractory.limits import warnings
+from refractory.scenario import Drug, Line, Mechanism, Scenario, Tumor
 
 
 def describe(scenario: Scenario) -> str:
@@ -21,24 +22,37 @@ def describe(scenario: Scenario) -> str:
         "  none: every cell is fully sensitive"
     ]
     lines.append(f"Drugs ({len(scenario.drugs)}):")
-    lines += [
-        f"  {drug.name}: {'raises the death' if drug.effect == 'death' else 'lowers the birth'}"
-        f" rate by up to {number(drug.max_effect)} per day"
-        for drug in scenario.drugs
-    ] or ["  none"]
+    lines += [f"  {_drug(scenario, drug)}" for drug in scenario.drugs] or ["  none"]
     lines.append(f"Lines ({len(scenario.lines)}):")
     lines += [
-        f"  {position}. {_line(line)}" for position, line in enumerate(scenario.lines, start=1)
+        f"  {position}. {_line(scenario, line)}"
+        for position, line in enumerate(scenario.lines, start=1)
     ] or ["  none: untreated"]
+    if scenario.adherence.miss_probability > 0:
+        lines.append(
+            f"Adherence: each scheduled dose of a dosed drug is missed with probability "
+            f"{number(scenario.adherence.miss_probability)}"
+        )
+    if scenario.competition is not None:
+        lines.append(
+            f"Competition: every clone's birth rate x max(0, 1 - total cells / "
+            f"{number(scenario.competition.carrying_capacity)}) (carrying capacity)"
+        )
     lines += _states(scenario)
     watch = scenario.monitoring
     visible = "set" if watch.visible_cells is not None else "default: 1% of the starting burden"
     lines.append(
-        f"Monitoring: scan every {number(watch.scan_every_days)} days; progression above "
-        f"{_percent(1 + watch.progression_increase)} of the line's nadir; partial response at "
-        f"or below {_percent(1 - watch.partial_response_decrease)} of the line's baseline; "
+        f"Monitoring: scan every {number(watch.scan_every_days)} days; "
+        f"{_progression(scenario)}; partial response at or below "
+        f"{_percent(1 - watch.partial_response_decrease)} of the line's baseline; "
         f"no visible disease below {number(scenario.effective_visible_cells)} cells ({visible})"
+        + (
+            f"; measured burden x lognormal noise of CV {number(watch.measurement_cv)}"
+            if watch.measurement_cv > 0
+            else ""
+        )
     )
+    lines += [f"Warning: {warning}" for warning in warnings(scenario)]
     return "\n".join(lines)
 
 
@@ -96,10 +110,72 @@ def _states(scenario: Scenario) -> list[str]:
     return lines
 
 
-def _line(line: Line) -> str:
+_EFFECTS = {
+    "death": "raises the death rate",
+    "birth": "lowers the birth rate",
+    "kills_dividing": "raises the death rate x the crowding factor (1 - N/K)",
+}
+
+
+def _drug(scenario: Scenario, drug: Drug) -> str:
+    """What a drug does and how it is given."""
+    text = f"{drug.name}: {_EFFECTS[drug.effect]} by up to {number(drug.max_effect)} per day"
+    if drug.effect == "kills_dividing" and scenario.competition is None:
+        text += " (no [competition]: the factor is 1, as for a death drug)"
+    if drug.ec50 is not None:
+        hill = f", hill {number(drug.hill)}" if drug.hill != 1.0 else ""
+        text += f" (Emax curve, ec50 {number(drug.ec50)}{hill})"
+    if drug.dosed:
+        text += (
+            f"; dose {number(drug.dose)} every {number(drug.interval_days)} days, half-life "
+            f"{number(drug.half_life_days)} days"
+        )
+    elif drug.dose is not None:
+        text += f"; held at concentration {number(drug.dose)}"
+    return text
+
+
+def _line(scenario: Scenario, line: Line) -> str:
+    """A line's drugs, schedule, dose and stop rule."""
     combined = {"add": "effects add", "max": "strongest drug acts"}[line.combine]
     drugs = " + ".join(line.drugs) + (f" ({combined})" if len(line.drugs) > 1 else "")
-    return f"{line.name}: {drugs}, until {line.until}"
+    parts = [f"{line.name}: {drugs}"]
+    if line.treatment_free_days > 0:
+        parts.append(f"after {number(line.treatment_free_days)} days without treatment")
+    if line.dose_fraction != 1.0:
+        parts.append(f"at {_percent(line.dose_fraction)} of each dose")
+    if line.schedule == "intermittent":
+        parts.append(
+            f"intermittent: {number(line.days_on)} days on, {number(line.days_off)} days off"
+        )
+    elif line.schedule == "adaptive":
+        parts.append(
+            f"adaptive: paused when the measured burden falls below "
+            f"{_percent(line.pause_fraction)} of the line's baseline, resumed at "
+            f"{_percent(line.resume_fraction)} of it"
+        )
+    else:
+        parts.append("continuous")
+    if line.max_days is not None:
+        parts.append(f"a fixed course of {number(line.max_days)} days (or until progression)")
+    else:
+        parts.append(f"until {line.until}")
+    return ", ".join(parts)
+
+
+def _progression(scenario: Scenario) -> str:
+    """The progression rule with its reference: an adaptive line always judges against its
+    baseline (regrowth during a pause is not progression); others per the file."""
+    threshold = _percent(1 + scenario.monitoring.progression_increase)
+    reference = scenario.monitoring.progression_reference
+    adaptive = [i for i, line in enumerate(scenario.lines, 1) if line.schedule == "adaptive"]
+    if not adaptive or reference == "baseline":
+        return f"progression above {threshold} of the line's {reference}"
+    listed = ", ".join(map(str, adaptive))
+    return (
+        f"progression above {threshold} of the line's nadir (the adaptive line {listed}: of "
+        "its baseline)"
+    )
 
 
 def _mechanism(scenario: Scenario, mechanism: Mechanism) -> str:

@@ -180,6 +180,33 @@ def test_describe_summarises():
         assert part in text
 
 
+def test_describe_says_schedules_competition_dosing_and_the_progression_reference():
+    text = describe(load_scenario(HERE.parent / "scenarios" / "treatment" / "adaptive.toml"))
+    assert "adaptive: paused when the measured burden falls below 50% of the line's" in text
+    assert "resumed at 100% of it" in text
+    assert "total cells / 1e+09) (carrying capacity)" in text
+    assert "progression above 120% of the line's baseline" in text
+    data = load_scenario(HERE.parent / "scenarios" / "treatment" / "adaptive.toml").to_dict()
+    data["monitoring"]["progression_reference"] = "nadir"
+    text = describe(parse_scenario(data))
+    assert "of the line's nadir (the adaptive line 1: of its baseline)" in text
+    text = describe(load_scenario(HERE.parent / "scenarios" / "treatment" / "intermittent.toml"))
+    assert "intermittent: 21 days on, 7 days off" in text
+    text = describe(load_scenario(HERE.parent / "scenarios" / "treatment" / "adherence.toml"))
+    assert "dose 2 every 1 days, half-life 1 days" in text and "missed with probability 0.3" in text
+
+
+def test_describe_a_drug_that_kills_dividing_cells():
+    data = {
+        "scenario": {"name": "t"},
+        "tumor": {"birth_rate": 0.3, "death_rate": 0.1},
+        "drug": [{"name": "A", "effect": "kills_dividing", "max_effect": 0.45}],
+    }
+    text = describe(parse_scenario(data))
+    assert "A: raises the death rate x the crowding factor (1 - N/K) by up to 0.45" in text
+    assert "no [competition]: the factor is 1" in text
+
+
 BAD = {
     "unknown top-level key": (
         toml(top="speed = 3"),
@@ -321,7 +348,7 @@ BAD = {
     "unknown effect": (
         toml(rest=DRUG_A + 'effect = "kill"'),
         'drug "A" (#1).effect',
-        'must be one of "death", "birth"; got the string "kill"',
+        'must be one of "death", "birth", "kills_dividing"; got the string "kill"',
     ),
     "negative drug effect": (
         toml(rest='[[drug]]\nname = "A"\nmax_effect = -1'),
