@@ -52,8 +52,33 @@ def describe(scenario: Scenario) -> str:
             else ""
         )
     )
+    lines += _variation(scenario)
     lines += [f"Warning: {warning}" for warning in warnings(scenario)]
     return "\n".join(lines)
+
+
+def _variation(scenario: Scenario) -> list[str]:
+    """The sweep's points and the trial's arms, if any (each patient runs in every one)."""
+    lines = []
+    sweep = scenario.sweep
+    if sweep is not None:
+        from refractory.variation import sweep_points
+
+        count = len(sweep_points(sweep, scenario.scenario.seed))
+        how = "a grid" if sweep.design == "grid" else f"a {sweep.design.replace('_', ' ')} design"
+        lines.append(f"Sweep: {count} points of {how}, every patient at each:")
+        for path, axis in sweep.axes.items():
+            if axis.values is not None:
+                shown = ", ".join(number(float(v)) for v in axis.values)
+            else:
+                shown = f"{number(axis.low)} to {number(axis.high)} ({axis.scale} scale)"
+            lines.append(f"  {path}: {shown}")
+    if scenario.arms:
+        lines.append(f"Arms ({len(scenario.arms)}), the same virtual patients under each:")
+        for arm in scenario.arms:
+            changes = ", ".join(f"{path} = {value}" for path, value in arm.changes.items())
+            lines.append(f'  "{arm.label}": {changes or "the scenario as written"}')
+    return lines
 
 
 def _tumor(tumor: Tumor) -> list[str]:

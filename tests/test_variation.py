@@ -163,3 +163,19 @@ def test_bad_sweeps_and_arms_are_refused_with_the_path_and_the_fix(extra, messag
     with pytest.raises(ScenarioError, match=message) as error:
         _small(extra)
     assert str(error.value).startswith("small.toml: ")
+
+
+def test_check_describes_the_sweep_and_the_arms():
+    from refractory.summary import describe
+
+    text = describe(
+        _small(
+            '[sweep]\ndesign = "halton"\npoints = 5\n'
+            '"tumor.birth_rate" = { low = 0.2, high = 0.4 }\n'
+            '[[arm]]\nlabel = "as written"\n[[arm]]\nlabel = "B first"\n'
+            'set = { "line.0.drugs" = ["B"] }\n'
+        )
+    )
+    assert "Sweep: 5 points of a halton design" in text
+    assert "tumor.birth_rate: 0.2 to 0.4 (linear scale)" in text
+    assert "\"B first\": line.0.drugs = ['B']" in text
