@@ -8,12 +8,13 @@ manifest, and running one chunk of patients into tables.
 import os
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 
 from refractory.compile import compile_model
 from refractory.engine import Engine, engine_runner
 from refractory.errors import ScenarioError
-from refractory.kernels.model import PatientModel
+from refractory.kernels.model import P_OVERFLOW, PatientModel
 from refractory.provenance import environment
 from refractory.results import Results, concat_tables, tables_from_chunk
 from refractory.scenario import Scenario, load_scenario, with_overrides
@@ -113,7 +114,30 @@ def run_chunk(
     """The tables of patients start .. stop - 1 of one variant (sweep point and arm)."""
     scenario = variant.scenario
     raw = engine(model, scenario.scenario.seed, start, stop - start, trace, settings)
+    _refuse_overflow(raw.outputs.patient[:, P_OVERFLOW], start, variant, scenario)
     return tag_tables(tables_from_chunk(raw, scenario), variant)
+
+
+def _refuse_overflow(flags, start: int, variant: Variant, scenario: Scenario) -> None:
+    """A patient whose engine ran out of room dropped cells, so its results would be wrong:
+    stop the run with the patients and the settings that bound them (finished chunks stay)."""
+    patients = (start + np.flatnonzero(flags == 1)).tolist()
+    if not patients:
+        return
+    where = f" at {variant.key}" if variant.key else ""
+    shown = ", ".join(map(str, patients[:10])) + (" ..." if len(patients) > 10 else "")
+    raise ScenarioError(
+        f'scenario "{scenario.scenario.name}"',
+        f"patient{'s' if len(patients) > 1 else ''} {shown}{where} ran out of room in the "
+        f"{scenario.scenario.engine} engine (its clone slots, EngineSettings.max_clone_slots; "
+        "its groups of new cells pending in a step, pending_groups; or the agent engine's "
+        "cells, agent_max_cells), so cells were dropped and the results would be wrong; the "
+        "run stopped (a batch keeps the chunks it finished)",
+        "Run again with a larger setting (refractory.simulate or run_batch with "
+        "settings=EngineSettings(...)), with fewer mechanisms, or, for the agent engine, with "
+        'engine = "compartment".',
+        field="engine settings",
+    )
 
 
 def plan(

@@ -81,3 +81,13 @@ def test_a_missing_gpu_is_a_scenario_error(small_scenario_file):
         pytest.skip("a GPU is present")
     with pytest.raises(ScenarioError, match="cannot run on the GPU"):
         refractory.simulate(small_scenario_file, patients=5, device="gpu")
+
+
+def test_a_patient_whose_engine_runs_out_of_room_stops_the_run(small_scenario_file, tmp_path):
+    """Cells dropped for want of room (here: 2 pending groups of new cells per step) would
+    make wrong results: the run stops with the patients and the settings to raise."""
+    settings = EngineSettings(pending_groups=2)
+    with pytest.raises(ScenarioError, match=r"patients? [\d, .]+ ran out of room.*pending_groups"):
+        refractory.run_batch(small_scenario_file, tmp_path / "out", settings=settings)
+    assert not (tmp_path / "out" / "patients.parquet").exists()
+    refractory.simulate(small_scenario_file, patients=5)  # the default room suffices
