@@ -172,9 +172,10 @@ def _events(
         if kind == DIES:
             _remove_cell(ints, meta, barcodes, starts, chosen, i)
             continue
-        if kind == DIVIDES and total == barcodes.shape[0]:
+        if kind == DIVIDES and total == barcodes.shape[0]:  # out of room: the patient ends
             meta[OVERFLOW] = 1
-            continue
+            reason = REACHED_THRESHOLD
+            break
         s = receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t)
         if s < 0:
             continue

@@ -29,27 +29,32 @@ def genotype_names(genotype: int, mechanism_names: tuple[str, ...]) -> str:
 def agent_sizes(
     scenario: Scenario, source: str = "<scenario>", limit: int = DEFAULT_SETTINGS.agent_max_cells
 ) -> tuple[int, float, int]:
-    """Cells the agent engine must hold, the size at which it labels cells (0: at treatment
-    start) and the number of barcodes; a ScenarioError when the cells exceed ``limit``."""
+    """Cells the agent engine holds per patient (the lethal size, or detection when untreated,
+    at most ``limit``), the size at which it labels cells (0: at treatment start) and the
+    number of barcodes. A ScenarioError when every patient needs more than ``limit``: the
+    tumour at treatment start (or at detection, untreated) is bigger. A patient that grows
+    past the room it has stops the run with its number (refractory.simulation)."""
     tumor = scenario.tumor
     untreated_growth = tumor.start == "single_cell" and not scenario.lines
-    field = "detection_cells" if untreated_growth else "lethal_cells"
-    needed = getattr(tumor, field)
-    if needed > limit:
+    certain = tumor.detection_cells if untreated_growth else tumor.treatment_start_cells
+    if certain > limit:
+        where = "detection_cells" if tumor.start == "single_cell" else "clone"
         raise ScenarioError(
             source,
             f"the agent engine holds at most {number(float(limit))} cells per patient "
-            f"(4 bytes each), but this scenario runs until tumor.{field} = {number(needed)} "
+            f"(4 bytes each), but every patient of this scenario reaches {number(certain)} "
             "cells",
-            f"Lower {field} in [tumor] to at most {number(float(limit))}, or use "
+            f"Lower {where} in [tumor] to at most {number(float(limit))} cells, or use "
             'engine = "compartment" (in [scenario] or --engine compartment), which has no '
             "size limit.",
-            field=f"tumor.{field}",
+            field=f"tumor.{where}",
         )
+    needed = tumor.detection_cells if untreated_growth else tumor.lethal_cells
+    cells = min(math.ceil(needed), limit)
     barcode_at = scenario.agent.barcode_at
     if barcode_at != "detection":
-        return math.ceil(needed), float(barcode_at), math.ceil(barcode_at)
-    return math.ceil(needed), 0.0, math.ceil(tumor.treatment_start_cells)
+        return cells, float(barcode_at), math.ceil(barcode_at)
+    return cells, 0.0, math.ceil(tumor.treatment_start_cells)
 
 
 def compile_model(

@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import refractory
 from refractory.batch import run_batch
 from refractory.errors import ScenarioError
 from refractory.kernels import agent
 from refractory.kernels.clones import CELLS, META_SIZE, USED
 from refractory.results import TABLES
-from refractory.scenario import parse_scenario
+from refractory.scenario import parse_scenario, with_overrides
 from refractory.settings import DEFAULT_SETTINGS
 
 SMALL = {
@@ -163,12 +164,26 @@ def test_compartment_engine_writes_an_empty_lineages_table(tmp_path):
     assert lineages.empty and list(lineages.columns) == agent_columns
 
 
-def test_too_many_cells_is_refused_before_running(tmp_path):
-    sc = parse_scenario(small(tumor={"lethal_cells": 1e9}))
-    with pytest.raises(ScenarioError, match=r"tumor\.lethal_cells.*1e\+09.*compartment"):
+def test_more_cells_than_any_patient_can_hold_is_refused_before_running(tmp_path):
+    sc = parse_scenario(small(tumor={"detection_cells": 2e7, "lethal_cells": 1e9}))
+    with pytest.raises(ScenarioError, match=r"every patient .* reaches 2e\+07.*compartment"):
         run_batch(sc, tmp_path / "out", source="big.toml")
     assert not (tmp_path / "out").exists()
     assert math.isclose(DEFAULT_SETTINGS.agent_max_cells, 1e7)
+
+
+def test_a_lethal_size_above_the_room_runs_until_a_patient_needs_more(tmp_path):
+    """Room for 3000 cells and lethal at 1e9: a short run that stays small runs; one whose
+    patients outgrow the room stops with their numbers and the compartment engine's name."""
+    sc = parse_scenario(small(tumor={"lethal_cells": 1e9}))
+    settings = refractory.EngineSettings(agent_max_cells=3000)
+    short = with_overrides(sc, patients=4)
+    data = short.to_dict()
+    data["scenario"]["horizon_days"] = 1.0
+    data["tumor"]["detection_cells"] = 1000
+    refractory.simulate(parse_scenario(data), settings=settings)
+    with pytest.raises(ScenarioError, match=r"patients? [\d, .]+ ran out of room.*compartment"):
+        refractory.simulate(sc, patients=4, settings=settings)
 
 
 @pytest.mark.parametrize(
