@@ -114,11 +114,11 @@ def run_chunk(
     """The tables of patients start .. stop - 1 of one variant (sweep point and arm)."""
     scenario = variant.scenario
     raw = engine(model, scenario.scenario.seed, start, stop - start, trace, settings)
-    _refuse_overflow(raw.outputs.patient[:, P_OVERFLOW], start, variant, scenario)
+    _refuse_overflow(raw.outputs.patient[:, P_OVERFLOW], start, variant)
     return tag_tables(tables_from_chunk(raw, scenario), variant)
 
 
-def _refuse_overflow(flags, start: int, variant: Variant, scenario: Scenario) -> None:
+def _refuse_overflow(flags, start: int, variant: Variant) -> None:
     """A patient whose engine ran out of room dropped cells, so its results would be wrong:
     stop the run with the patients and the settings that bound them (finished chunks stay)."""
     patients = (start + np.flatnonzero(flags == 1)).tolist()
@@ -126,10 +126,11 @@ def _refuse_overflow(flags, start: int, variant: Variant, scenario: Scenario) ->
         return
     where = f" at {variant.key}" if variant.key else ""
     shown = ", ".join(map(str, patients[:10])) + (" ..." if len(patients) > 10 else "")
+    engine = variant.scenario.scenario.engine
     raise ScenarioError(
-        f'scenario "{scenario.scenario.name}"',
+        variant.source,
         f"patient{'s' if len(patients) > 1 else ''} {shown}{where} ran out of room in the "
-        f"{scenario.scenario.engine} engine (its clone slots, EngineSettings.max_clone_slots; "
+        f"{engine} engine (its clone slots, EngineSettings.max_clone_slots; "
         "its groups of new cells pending in a step, pending_groups; or the agent engine's "
         "cells, agent_max_cells), so cells were dropped and the results would be wrong; the "
         "run stopped (a batch keeps the chunks it finished)",

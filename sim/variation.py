@@ -29,13 +29,14 @@ FIXED = ("scenario.patients", "scenario.seed", "scenario.engine", "scenario.name
 @dataclass(frozen=True)
 class Variant:
     """One (point, arm) of a run: its index in the sweep (None without one), its arm's
-    label (None without arms), the swept fields' values and the plain scenario."""
+    label (None without arms), the swept fields' values, the plain scenario and the file."""
 
     point: int | None
     arm: str | None
     arm_index: int
     values: dict[str, float]
     scenario: Scenario
+    source: str  # the name errors give the scenario
 
     @property
     def key(self) -> str:
@@ -152,6 +153,7 @@ def variants(scenario: Scenario, source: str = "<scenario>") -> list[Variant]:
                     arm_index=arm_index,
                     values=dict(values or {}),
                     scenario=plain,
+                    source=source,
                 )
             )
     return found
