@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
+from refractory.analysis import sensitivity, trials
 from refractory.analysis.summary import driver_labels
 from refractory.analysis.survival import ENDPOINTS, Endpoint, endpoint, kaplan_meier
 from refractory.results import Results, ResultsError
@@ -700,6 +701,208 @@ def drivers_figure(results: Results) -> Figure:
     return figure
 
 
+# Trials, sweeps and cohorts -------------------------------------------------------------
+
+
+def _ratio_text(row: pd.Series, first: str) -> str:
+    """Two lines: "B vs A: hazard ratio 0.45 (95% CI 0.40 to 0.52), log-rank p = 3e-15" and
+    the paired view."""
+    if np.isnan(row["hazard_ratio"]):
+        ratio = "hazard ratio not estimable (an arm without events)"
+    else:
+        ratio = (
+            f"hazard ratio {row['hazard_ratio']:.2f} (95% CI {row['hazard_ratio_low']:.2f} to "
+            f"{row['hazard_ratio_high']:.2f})"
+        )
+    paired = (
+        f"paired: longer in {100 * row['longer_share']:.0f}%, shorter in "
+        f"{100 * row['shorter_share']:.0f}% of {row['paired']:.0f} twin pairs of known order"
+        if row["paired"] > 0
+        else "no twin pair of known order"
+    )
+    return f"{row['arm']} vs {first}: {ratio}, log-rank p = {row['logrank_p']:.2g}\n    {paired}"
+
+
+def arms_km_figure(results: Results, point: int | None = None) -> Figure:
+    """Kaplan-Meier curves of time to refractory disease, one per arm (``km_figure``), with
+    each arm's Cox hazard ratio against the first arm, the log-rank p-value and the paired
+    view written in the figure; with a sweep, at ``point`` (default: the first)."""
+    if not trials.has_arms(results):
+        return _message(Figure(figsize=(8, 3)), f"{results.name}: this run has no arms.")
+    where = {}
+    if trials.has_points(results):
+        where["point"] = trials.points(results)[0] if point is None else point
+    chosen = trials.subset(results, **where)
+    labels = trials.arm_labels(chosen)
+    table = trials.arms_table(chosen)
+    figure = km_figure([trials.subset(chosen, arm=arm) for arm in labels], labels=labels)
+    text = "\n".join(_ratio_text(row, labels[0]) for _, row in table.iloc[1:].iterrows())
+    figure.suptitle(
+        f"{text}\n(Cox model clustered by patient; paired: the same patient in each arm)",
+        x=0.01,
+        ha="left",
+        fontsize=8.5,
+    )
+    if where:
+        ax = figure.axes[0]
+        ax.set_title(f"{ax.get_title()}\n{_point_title(results, where['point'])}")
+    return figure
+
+
+def _point_title(results: Results, point: int) -> str:
+    """ "point 3: tumor.detection_cells = 1e+09, ..." """
+    row = results.patients[results.patients["point"] == point].iloc[0]
+    values = ", ".join(f"{path} = {row[path]:.3g}" for path in trials.swept_paths(results))
+    return f"point {point}: {values}" if values else f"point {point}"
+
+
+def _arm_panels(results: Results) -> list[tuple[str, Results]]:
+    """("arm LABEL", its rows) per arm, or one ("", the run) without arms."""
+    if not trials.has_arms(results):
+        return [("", results)]
+    return [(f"arm {arm}", trials.subset(results, arm=arm)) for arm in trials.arm_labels(results)]
+
+
+def _cell_edges(values: np.ndarray, log: bool) -> np.ndarray:
+    """Edges of cells centred on sorted ``values``: midway between neighbours (on the log
+    scale for a log axis), half a step beyond the ends (a decade or one unit for one value)."""
+    x = np.log10(values) if log else np.asarray(values, float)
+    if len(x) == 1:
+        edges = np.array([x[0] - 0.5, x[0] + 0.5])
+    else:
+        middle = (x[1:] + x[:-1]) / 2
+        edges = np.concatenate([[2 * x[0] - middle[0]], middle, [2 * x[-1] - middle[-1]]])
+    return 10**edges if log else edges
+
+
+def sweep_heatmap_figure(results: Results) -> Figure:
+    """Cure fraction over the first two swept parameters, a panel per arm: one cell per grid
+    point with its percentage, or for a sampled design (no full grid) one dot per point;
+    log axes for log-scaled paths. Other swept parameters are pooled."""
+    swept = trials.swept_paths(results)
+    if len(swept) < 2:
+        return _message(
+            Figure(figsize=(8, 3)),
+            f"{results.name}: a heatmap needs a sweep of two parameters; this run sweeps "
+            f"{len(swept)}. See the sweep-response figure.",
+        )
+    x_path, y_path = swept[:2]
+    panels = _arm_panels(results)
+    figure = Figure(figsize=(4.6 * len(panels) + 1.2, 4.4), layout="constrained")
+    axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    x_log, y_log = trials.log_scaled(results, x_path), trials.log_scaled(results, y_path)
+    for ax, (title, panel) in zip(axes, panels, strict=True):
+        cure = panel.patients.groupby([y_path, x_path])["cured"].mean().unstack(x_path)
+        if cure.notna().all().all():
+            mesh = ax.pcolormesh(
+                _cell_edges(cure.columns.to_numpy(), x_log),
+                _cell_edges(cure.index.to_numpy(), y_log),
+                cure.to_numpy(),
+                cmap="viridis",
+                vmin=0,
+                vmax=1,
+            )
+            for (i, j), value in np.ndenumerate(cure.to_numpy()):
+                ax.text(
+                    cure.columns[j],
+                    cure.index[i],
+                    f"{100 * value:.0f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if value < 0.6 else "black",
+                )
+        else:
+            stacked = cure.stack().rename("cured").reset_index()
+            mesh = ax.scatter(
+                stacked[x_path], stacked[y_path], c=stacked["cured"], cmap="viridis", vmin=0, vmax=1
+            )
+        ax.set_xscale("log" if x_log else "linear")
+        ax.set_yscale("log" if y_log else "linear")
+        ax.set_xlabel(x_path)
+        ax.set_title(title)
+    axes[0].set_ylabel(y_path)
+    figure.colorbar(mesh, ax=list(axes), label="cure fraction")
+    figure.suptitle(f"{results.name}: share of patients cured at each sweep point")
+    return figure
+
+
+def sweep_response_figure(results: Results) -> Figure:
+    """Cure fraction against each swept parameter (a panel each), a line per arm with its 95%
+    Clopper-Pearson band; the patients of points sharing the value are pooled."""
+    swept = trials.swept_paths(results)
+    if not swept:
+        return _message(Figure(figsize=(8, 3)), f"{results.name}: this run has no sweep.")
+    figure = Figure(figsize=(4.4 * len(swept) + 1.5, 4.2), layout="constrained")
+    axes = figure.subplots(1, len(swept), sharey=True, squeeze=False)[0]
+    for ax, path in zip(axes, swept, strict=True):
+        for i, (title, panel) in enumerate(_arm_panels(results)):
+            counts = panel.patients.groupby(path)["cured"].agg(["sum", "count"])
+            bands = np.array(
+                [trials.proportion_interval(int(k), int(n)) for k, n in counts.to_numpy()]
+            )
+            colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+            values = counts.index.to_numpy(float)
+            share = (counts["sum"] / counts["count"]).to_numpy()
+            style = ("o-", "s--", "^:", "D-.")[i % 4]  # arms that agree stay visible
+            ax.plot(values, share, style, color=colour, label=title or "cure fraction")
+            ax.fill_between(values, bands[:, 0], bands[:, 1], color=colour, alpha=0.2, lw=0)
+        ax.set_xscale("log" if trials.log_scaled(results, path) else "linear")
+        ax.set_xlabel(path)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("share of patients cured\n(shaded: 95% Clopper-Pearson interval)")
+    axes[-1].legend(fontsize=8)
+    figure.suptitle(f"{results.name}: cure across the sweep")
+    return figure
+
+
+def sensitivity_figure(results: Results) -> Figure:
+    """Partial rank correlation (PRCC) of cure and of time to refractory disease with each
+    cohort and sweep parameter, a bar per parameter (and arm); a hollow bar is not
+    significant (p >= 0.05)."""
+    table = sensitivity.sensitivity_table(results)
+    if table.empty:
+        return _message(
+            Figure(figsize=(8, 3)), f"{results.name}: no cohort or sweep parameter varies."
+        )
+    parameters = list(dict.fromkeys(table["parameter"]))
+    panels = _arm_panels(results)
+    figure = Figure(figsize=(10, 1.6 + 0.5 * len(parameters) * len(panels)), layout="constrained")
+    axes = figure.subplots(1, len(sensitivity.OUTCOMES), sharey=True)
+    height = 0.8 / len(panels)
+    for ax, (outcome, words) in zip(axes, sensitivity.OUTCOMES.items(), strict=True):
+        for i, (title, _) in enumerate(panels):
+            rows = table[table["outcome"] == outcome]
+            if title:
+                rows = rows[rows["arm"] == title.removeprefix("arm ")]
+            rows = rows.set_index("parameter").reindex(parameters)
+            colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+            y = np.arange(len(parameters)) + (i - (len(panels) - 1) / 2) * height
+            significant = (rows["p_value"] < 0.05).to_numpy()
+            ax.barh(
+                y,
+                rows["prcc"].fillna(0.0),
+                height=height * 0.9,
+                color=[colour if s else "white" for s in significant],
+                edgecolor=colour,
+                label=title or None,
+            )
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlim(-1, 1)
+        ax.set_xlabel(f"PRCC with {words}")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(np.arange(len(parameters)), parameters)
+    axes[0].invert_yaxis()
+    if len(panels) > 1:
+        axes[-1].legend(fontsize=8, loc="lower right")
+    figure.suptitle(
+        f"{results.name}: sensitivity to each varied parameter (partial rank correlation; "
+        "hollow: p >= 0.05)"
+    )
+    return figure
+
+
 # Registry -------------------------------------------------------------------------------
 
 FIGURES: dict[str, Callable[[Results], Figure]] = {
@@ -711,6 +914,10 @@ FIGURES: dict[str, Callable[[Results], Figure]] = {
     "spider": spider_figure,
     "muller": muller_figure,
     "drivers": drivers_figure,
+    "km-arms": arms_km_figure,
+    "sweep-heatmap": sweep_heatmap_figure,
+    "sweep-response": sweep_response_figure,
+    "sensitivity": sensitivity_figure,
 }
 
 

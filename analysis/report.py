@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from refractory.analysis import figures
+from refractory.analysis import figures, trials
 from refractory.analysis.summary import summarize
 from refractory.analysis.survival import compare, lethal_endpoint, refractory_endpoint
 from refractory.results import Results, load
@@ -130,6 +130,68 @@ def _comparison(batches: Sequence[Results]) -> str:
     )
 
 
+TRIAL_COLUMNS = {
+    "patients": str,
+    "cured": _percent,
+    "cured_low": _percent,
+    "cured_high": _percent,
+    "refractory": _percent,
+    "median_days_to_refractory": _days,
+    "median_days_to_refractory_low": _days,
+    "median_days_to_refractory_high": _days,
+    "hazard_ratio": lambda x: "–" if np.isnan(x) else f"{x:.2f}",
+    "hazard_ratio_low": lambda x: "–" if np.isnan(x) else f"{x:.2f}",
+    "hazard_ratio_high": lambda x: "–" if np.isnan(x) else f"{x:.2f}",
+    "logrank_p": lambda x: _p(x),
+    "paired": lambda x: "–" if np.isnan(x) else f"{x:.0f}",
+    "longer_share": _percent,
+    "shorter_share": _percent,
+}
+
+
+def table_html(table) -> str:
+    """An arms or points table as HTML: shares in percent, days whole, swept values in three
+    significant digits."""
+
+    def cell(column: str, value) -> str:
+        if column in TRIAL_COLUMNS:
+            return TRIAL_COLUMNS[column](value)
+        return f"{value:.3g}" if isinstance(value, float) else html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{cell(c, v)}</td>" for c, v in row.items()) + "</tr>"
+        for row in table.to_dict("records")
+    )
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def trial_sections(results: Results, index: int) -> str:
+    """The arms table, the points table and their figures, for a run with arms or a sweep
+    (empty for a plain run)."""
+    parts = []
+    if trials.has_arms(results):
+        parts.append(
+            "<h3>Arms</h3><p>The same virtual patients under each arm. Against the first arm: "
+            "the Cox hazard ratio of refractory disease with its 95% interval (robust variance "
+            "clustered by patient), the log-rank p-value and the paired view (of the twin pairs "
+            "whose order is known, the share refractory later or sooner under this arm).</p>"
+            + table_html(trials.arms_table(results))
+        )
+    if trials.has_points(results):
+        parts.append(
+            "<h3>Sweep points</h3><p>Cure with its 95% Clopper-Pearson interval and the "
+            "Kaplan-Meier median time to refractory disease at each point.</p>"
+            + table_html(trials.points_table(results))
+        )
+    names = [name for name, shown in TRIAL_FIGURES if shown(results)]
+    parts += [
+        figure_html(figures.FIGURES[name](results), CAPTIONS[name], f"{name}-{index + 1}")
+        for name in names
+    ]
+    return "".join(parts)
+
+
 def _chi2(x: float) -> str:
     return "–" if np.isnan(x) else f"{x:.2f}"
 
@@ -162,6 +224,27 @@ CAPTIONS = {
     "waterfall": "Best change of the measured burden from each line's baseline, one bar per "
     "patient, coloured by best response (CR: no visible disease at a scan).",
 }
+CAPTIONS.update(
+    {
+        "km-arms": "Time to refractory disease under each arm (Kaplan-Meier, 95% bands), the "
+        "same virtual patients in every arm (at the first sweep point with a sweep). Above: "
+        "each arm against the first, its Cox hazard ratio, log-rank p-value and paired view.",
+        "sweep-heatmap": "Share of patients cured at each point of the sweep over its first "
+        "two parameters (log axes for log-scaled ones).",
+        "sweep-response": "Share of patients cured against each swept parameter, with its 95% "
+        "Clopper-Pearson interval.",
+        "sensitivity": "Partial rank correlation (PRCC) of cure and of time to refractory "
+        "disease with each parameter the cohort or the sweep varies, the others held by "
+        "regression on their ranks; hollow bars: p >= 0.05.",
+    }
+)
+#: The figures of runs with arms or a sweep, each with when it is drawn.
+TRIAL_FIGURES = (
+    ("km-arms", trials.has_arms),
+    ("sweep-heatmap", lambda r: len(trials.swept_paths(r)) >= 2),
+    ("sweep-response", lambda r: len(trials.swept_paths(r)) == 1),
+    ("sensitivity", lambda r: any(r.patients[p].nunique() > 1 for p in trials.varied_paths(r))),
+)
 PER_FOLDER = ("drivers", "muller", "swimmer", "spider", "waterfall", "km-progression")
 
 
@@ -192,9 +275,12 @@ def build_report(
         )
     if len(batches) > 1:
         body.append(_comparison(batches))
-    for batch, label in zip(batches, labels, strict=True):
+    for i, (batch, label) in enumerate(zip(batches, labels, strict=True)):
         scenario = html.escape(describe(batch.scenario))
-        body.append(f"<h2>{html.escape(label)}</h2>{key_numbers(batch)}")
+        trial = trials.groups(batch) != [{}]
+        pooled = '<p class="note">All arms and sweep points together:</p>' if trial else ""
+        body.append(f"<h2>{html.escape(label)}</h2>{pooled}{key_numbers(batch)}")
+        body.append(trial_sections(batch, i))
         body.append(f"<details><summary>The scenario</summary><pre>{scenario}</pre></details>")
     body.append("<h2>Figures</h2>")
     for endpoint, name in (("refractory", "km"), ("lethal", "km-lethal")):
@@ -202,8 +288,12 @@ def build_report(
     for i, (batch, label) in enumerate(zip(batches, labels, strict=True)):
         if len(batches) > 1:
             body.append(f"<h3>{html.escape(label)}</h3>")
+        shown = trials.first_group(batch)
+        first = trials.group_title(trials.groups(batch)[0])
+        if first:
+            body.append(f'<p class="note">Figures of {html.escape(first)} (each patient once):</p>')
         for name in per_folder:
-            figure = figures.FIGURES[name](batch)
+            figure = figures.FIGURES[name](shown)
             body.append(figure_html(figure, CAPTIONS[name], f"{name}-{i + 1}"))
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'

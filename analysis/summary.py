@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from refractory.analysis import trials
 from refractory.analysis.survival import kaplan_meier, refractory_endpoint
 from refractory.results import Results
 
@@ -22,7 +23,9 @@ def driver_labels(progressed: pd.DataFrame) -> pd.Series:
 
 def summarize(results: Results) -> dict:
     """The numbers that answer: how many were cured, when did the rest become refractory,
-    and which mechanisms (pre-existing or acquired) drove each progression."""
+    and which mechanisms (pre-existing or acquired) drove each progression; for a run with
+    arms or a sweep (its numbers pooled over them) also ``arms`` and ``points``, the rows of
+    ``trials.arms_table`` and ``trials.points_table``."""
     p = results.patients
     km = kaplan_meier(refractory_endpoint(results))
     lines = results.lines
@@ -62,6 +65,16 @@ def summarize(results: Results) -> dict:
         if len(progressions)
         else float("nan"),
         "lines": per_line,
+        **(
+            {"arms": trials.arms_table(results).to_dict("records")}
+            if trials.has_arms(results)
+            else {}
+        ),
+        **(
+            {"points": trials.points_table(results).to_dict("records")}
+            if trials.has_points(results)
+            else {}
+        ),
     }
 
 
@@ -95,4 +108,39 @@ def format_summary(results: Results) -> str:
                 f"    largest clone at progression: {drivers}; it pre-existed treatment in "
                 f"{_percent(line['driver_preexisting'])}"
             )
+    if "arms" in s:
+        first = s["arms"][0]["arm"]
+        out.append(f"  arms (each against the first, {first}; the numbers above pool them):")
+        out += [f"    {_group(row)}: {_outcome(row)}{_versus(row)}" for row in s["arms"]]
+    if "points" in s:
+        swept = trials.swept_paths(results)
+        out.append("  sweep points:")
+        for row in s["points"]:
+            values = ", ".join(f"{path} = {row[path]:.3g}" for path in swept)
+            out.append(f"    {_group(row)} ({values}): {_outcome(row)}")
     return "\n".join(out)
+
+
+def _group(row: dict) -> str:
+    return trials.group_title({key: row[key] for key in trials.GROUPS if key in row})
+
+
+def _outcome(row: dict) -> str:
+    """ "200 patients, cured 30.0% (95% CI 24.0% to 36.6%), median to refractory 194 days" """
+    median = row["median_days_to_refractory"]
+    median_text = "not reached" if np.isnan(median) else f"{median:.0f} days"
+    return (
+        f"{row['patients']} patients, cured {_percent(row['cured'])} (95% CI "
+        f"{_percent(row['cured_low'])} to {_percent(row['cured_high'])}), median time to "
+        f"refractory disease {median_text}"
+    )
+
+
+def _versus(row: dict) -> str:
+    if np.isnan(row["logrank_p"]):
+        return ""
+    return (
+        f"; hazard ratio {row['hazard_ratio']:.2f} (95% CI {row['hazard_ratio_low']:.2f} to "
+        f"{row['hazard_ratio_high']:.2f}), log-rank p {row['logrank_p']:.2g}, longer in "
+        f"{_percent(row['longer_share'])} of {row['paired']:.0f} pairs of known order"
+    )
