@@ -823,7 +823,7 @@ def sweep_heatmap_figure(results: Results) -> Figure:
         ax.set_title(title)
     axes[0].set_ylabel(y_path)
     figure.colorbar(mesh, ax=list(axes), label="cure fraction")
-    figure.suptitle(f"{results.name}: share of patients cured at each sweep point")
+    figure.suptitle(f"{results.name}:\nshare of patients cured at each sweep point")
     return figure
 
 

@@ -139,8 +139,13 @@ def _outcome(row: dict) -> str:
 def _versus(row: dict) -> str:
     if np.isnan(row["logrank_p"]):
         return ""
+    ratio = (
+        "hazard ratio not estimable (an arm without refractory disease)"
+        if np.isnan(row["hazard_ratio"])
+        else f"hazard ratio {row['hazard_ratio']:.2f} (95% CI {row['hazard_ratio_low']:.2f} to "
+        f"{row['hazard_ratio_high']:.2f})"
+    )
     return (
-        f"; hazard ratio {row['hazard_ratio']:.2f} (95% CI {row['hazard_ratio_low']:.2f} to "
-        f"{row['hazard_ratio_high']:.2f}), log-rank p {row['logrank_p']:.2g}, longer in "
+        f"; {ratio}, log-rank p {row['logrank_p']:.2g}, longer in "
         f"{_percent(row['longer_share'])} of {row['paired']:.0f} pairs of known order"
     )

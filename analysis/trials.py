@@ -59,7 +59,7 @@ def log_scaled(results: Results, path: str) -> bool:
     spec = _scenario_part(results, "sweep").get(path) or _scenario_part(results, "cohort").get(
         path, {}
     )
-    if "scale" in spec:
+    if spec.get("values") is None and "scale" in spec:  # a sampled design's range
         return spec["scale"] == "log"
     if "distribution" in spec:
         return spec["distribution"] in ("loguniform", "lognormal")

@@ -163,8 +163,23 @@ def _run(args) -> None:
         progress=None if not args.quiet else False,
         device=args.device,
     )
+    _write_trial_tables(out)
     if not args.quiet:
         _print_summary(out)
+
+
+def _write_trial_tables(folder: Path) -> None:
+    """A run with arms or a sweep also gets arms.parquet and points.parquet (one row per arm
+    and per point: cure with its interval, medians, hazard ratios against the first arm)."""
+    from refractory.analysis.trials import arms_table, has_arms, has_points, points_table
+    from refractory.batch import write_parquet
+    from refractory.results import load
+
+    results = load(folder)
+    if has_arms(results):
+        write_parquet(arms_table(results), folder / "arms.parquet")
+    if has_points(results):
+        write_parquet(points_table(results), folder / "points.parquet")
 
 
 def _print_summary(folder: Path) -> None:

@@ -179,3 +179,14 @@ def test_check_describes_the_sweep_and_the_arms():
     assert "Sweep: 5 points of a halton design" in text
     assert "tumor.birth_rate: 0.2 to 0.4 (linear scale)" in text
     assert "\"B first\": line.0.drugs = ['B']" in text
+
+
+def test_a_trial_run_writes_its_arms_table(tmp_path):
+    from refractory.cli import main
+
+    out = tmp_path / "trial"
+    assert main(["run", str(TRIAL), "--patients", "40", "--out", str(out), "--quiet"]) == 0
+    arms = pd.read_parquet(out / "arms.parquet")
+    assert arms["arm"].tolist() == ["together", "one after the other"]
+    assert arms["patients"].tolist() == [40, 40]
+    assert not (out / "points.parquet").exists()
