@@ -7,18 +7,23 @@ complete; the manifest records the scenario's hash so a changed scenario is refu
 than mixed with old results.
 """
 
+import functools
 import hashlib
 import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from refractory.compile import compile_model
+from refractory.engine import Engine
 from refractory.errors import ScenarioError
+from refractory.kernels.model import PatientModel
 from refractory.results import MANIFEST, TABLES, Results, concat_tables
 from refractory.scenario import Scenario, scenario_hash
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
@@ -31,6 +36,61 @@ from refractory.simulation import (
     run_chunk,
     runner,
 )
+
+Tables = dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work of a batch, and the name of its chunk: patients start .. stop - 1."""
+
+    start: int
+    stop: int
+
+    @property
+    def patients(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Work:
+    """Everything a batch's chunks depend on besides their Task; ``run`` is a pure function
+    of the two, so a chunk's tables are the same whichever process or machine runs it."""
+
+    scenario: Scenario
+    source: str
+    trace: int
+    settings: EngineSettings
+    device: str
+
+    def prepare(self) -> tuple[Engine, PatientModel]:
+        """The engine and the compiled model, once per process (a ScenarioError when the
+        scenario cannot run)."""
+        return _prepared(self)
+
+    def run(self, task: Task) -> Tables:
+        """The tables of the task's patients."""
+        engine, model = self.prepare()
+        return run_chunk(
+            engine, model, self.scenario, task.start, task.stop, self.trace, self.settings
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _prepared(work: Work) -> tuple[Engine, PatientModel]:
+    model = compile_model(work.scenario, work.source, work.settings)
+    return runner(work.scenario, work.device, work.source), model
+
+
+#: How a batch's missing tasks are run: called with the Work and the tasks, it yields each
+#: task with its tables as it finishes, in any order (``in_process``, or a cluster's).
+Chunks = Callable[[Work, list[Task]], Iterable[tuple[Task, Tables]]]
+
+
+def in_process(work: Work, tasks: list[Task]) -> Iterator[tuple[Task, Tables]]:
+    """Run the tasks one after another in this process, each on all of numba's threads."""
+    for task in tasks:
+        yield task, work.run(task)
 
 
 def write_atomic(path: Path, write) -> None:
@@ -92,6 +152,7 @@ def run_batch(
     trace: int = DEFAULT_TRACE,
     progress: bool | None = None,
     settings: EngineSettings = DEFAULT_SETTINGS,
+    chunks: Chunks = in_process,
 ) -> Results:
     """Simulate the scenario's patients into the folder ``out``, resuming finished chunks,
     and return the Results read back from it (the tables ``simulate`` gives in memory).
@@ -100,14 +161,16 @@ def run_batch(
     ``trace`` and ``settings`` are as for ``refractory.simulate``; ``source`` names the
     scenario in errors. Chunks of ``chunk_size`` patients (default 2000; 100,000 on the GPU)
     are written atomically, so an interrupted batch resumes where it stopped; a chunk already
-    written on either device is kept (both give the same distributions).
+    written on either device is kept (both give the same distributions). ``chunks`` runs the
+    missing chunks (default: in this process; ``refractory.cluster`` runs them on a Dask
+    cluster), and this process writes each one as it arrives.
     """
     scenario, source = resolve(scenario, patients, seed, engine, source)
     out = Path(out)
     first, stop = patient_range or (0, scenario.scenario.patients)
     chunk_size = chunk_size or default_chunk(device)
-    model = compile_model(scenario, source, settings)
-    engine_run = runner(scenario, device, source)
+    work = Work(scenario, source, trace, settings, device)
+    work.prepare()
     digest = run_digest(scenario, trace, settings)
     out.mkdir(parents=True, exist_ok=True)
     (out / "chunks").mkdir(exist_ok=True)
@@ -121,17 +184,22 @@ def run_batch(
     )
     write_json(record, out / MANIFEST)
     ranges = list(chunk_ranges(first, stop, chunk_size))
+    tasks = [Task(start, end) for start, end in ranges]
     if progress is None:
         progress = sys.stderr.isatty()
     started = time.perf_counter()
     from tqdm import tqdm
 
     with tqdm(total=stop - first, unit="patient", disable=not progress) as bar:
-        for start, end in ranges:
-            if not _chunk_path(out, "patients", start, end).exists():
-                tables = run_chunk(engine_run, model, scenario, start, end, trace, settings)
-                _write_chunk(out, start, end, tables)
-            bar.update(end - start)
+        missing = []
+        for task in tasks:
+            if _chunk_path(out, "patients", task.start, task.stop).exists():
+                bar.update(task.patients)
+            else:
+                missing.append(task)
+        for task, tables in chunks(work, missing):
+            _write_chunk(out, task.start, task.stop, tables)
+            bar.update(task.patients)
     tables = _merge(out, ranges)
     _remove_stale_chunks(out, ranges)
     record["status"] = "complete"
