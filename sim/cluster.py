@@ -75,7 +75,8 @@ def connect(local: int | None = None, scheduler: str | None = None, quiet: bool 
     """A ``distributed.Client`` of a new LocalCluster of ``local`` worker processes on this
     machine (one task at a time each; ``local_threads`` gives each its share of the cores),
     or of the running scheduler at ``scheduler``; its workers checked, and closed (a local
-    cluster stopped) on leaving. The dashboard's address goes to stderr unless ``quiet``."""
+    cluster stopped) on leaving. The dashboard's address goes to stderr unless ``quiet``;
+    log records below CRITICAL are off meanwhile (a failure is one ClusterError)."""
     where = scheduler or f"--cluster local:{local}"
     try:
         import distributed
@@ -86,6 +87,9 @@ def connect(local: int | None = None, scheduler: str | None = None, quiet: bool 
             f"Install it with {INSTALL}, or run without --cluster and --scheduler.",
         ) from None
     with ExitStack() as stack:
+        # Failures reach the user as one ClusterError paragraph, not as dask's log records.
+        stack.callback(logging.disable, logging.root.manager.disable)
+        logging.disable(logging.ERROR)
         if local:
             cluster = stack.enter_context(
                 distributed.LocalCluster(
