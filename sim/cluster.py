@@ -163,9 +163,9 @@ def check_workers(client, where: str) -> None:
 def _mismatch(where: str, workers: str, theirs: str, mine: str) -> ClusterError:
     return ClusterError(
         where,
-        f"{workers} run refractory {theirs} but this process runs {mine} (version + digest "
-        "of the simulator's code), and chunks of other code would not match a run in one "
-        "process",
+        f"refractory {theirs} runs on {workers}, but {mine} in this process (version + "
+        "digest of the simulator's code), and chunks of other code would not match a run in "
+        "one process",
         "Install the same version of refractory on every worker and on this machine, then "
         "restart the workers; chunks already written are kept.",
     )
