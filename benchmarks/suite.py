@@ -9,7 +9,14 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from refractory.benchmarks import agent, compartment, gpu, reference, startup  # noqa: E402
+from refractory.benchmarks import (  # noqa: E402
+    agent,
+    cluster,
+    compartment,
+    gpu,
+    reference,
+    startup,
+)
 from refractory.benchmarks.measure import machine  # noqa: E402
 
 
@@ -71,6 +78,7 @@ def run_suite(quick: bool, out: Path) -> str:
     rows += startup.compile_times(compartment.TWO_DRUGS)
     rows += startup.batch_throughput(quick)
     rows += gpu.rows(quick)
+    rows += cluster.rows(quick)
     plot_scaling(curves, out)
     table = markdown(rows, info)
     (out / "bench.md").write_text(table + "\n")

@@ -12,12 +12,16 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from refractory.engine import Engine
 from refractory.errors import ScenarioError
+from refractory.kernels.model import PatientModel
 from refractory.limits import check_memory
 from refractory.results import MANIFEST, TABLES, Results, concat_tables
 from refractory.scenario import Scenario, scenario_hash
@@ -32,6 +36,70 @@ from refractory.simulation import (
     run_chunk,
     runner,
 )
+from refractory.variation import Variant
+
+Tables = dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work of a batch, and the name of its chunk: patients start .. stop - 1 of
+    variant ``variant`` (the index of its sweep point and arm; 0 for a plain scenario)."""
+
+    start: int
+    stop: int
+    variant: int = 0
+
+    @property
+    def patients(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Work:
+    """Everything a batch's chunks depend on besides their Task; ``run`` is a pure function
+    of the two, so a chunk's tables are the same whichever process or machine runs it."""
+
+    scenario: Scenario
+    source: str
+    trace: int
+    settings: EngineSettings
+    device: str
+
+    def prepare(self) -> tuple[Engine, list[tuple[Variant, PatientModel]]]:
+        """The engine and every variant with its compiled model, once per process (a
+        ScenarioError when the scenario cannot run)."""
+        return _prepared(self)
+
+    def run(self, task: Task) -> Tables:
+        """The tables of the task's patients."""
+        engine, planned = self.prepare()
+        variant, model = planned[task.variant]
+        return run_chunk(engine, model, variant, task.start, task.stop, self.trace, self.settings)
+
+
+#: Prepared engines and models of the Work this process has run, by what they depend on.
+_PREPARED: dict[tuple, tuple[Engine, list[tuple[Variant, PatientModel]]]] = {}
+
+
+def _prepared(work: Work) -> tuple[Engine, list[tuple[Variant, PatientModel]]]:
+    key = (scenario_hash(work.scenario), work.source, work.settings, work.device)
+    if key not in _PREPARED:
+        planned = plan(work.scenario, work.source, work.settings)
+        _PREPARED.clear()  # one batch at a time: keep only its models
+        _PREPARED[key] = runner(work.scenario, work.device, work.source), planned
+    return _PREPARED[key]
+
+
+#: How a batch's missing tasks are run: called with the Work and the tasks, it yields each
+#: task with its tables as it finishes, in any order (``in_process``, or a cluster's).
+Chunks = Callable[[Work, list[Task]], Iterable[tuple[Task, Tables]]]
+
+
+def in_process(work: Work, tasks: list[Task]) -> Iterator[tuple[Task, Tables]]:
+    """Run the tasks one after another in this process, each on all of numba's threads."""
+    for task in tasks:
+        yield task, work.run(task)
 
 
 def write_atomic(path: Path, write) -> None:
@@ -96,6 +164,7 @@ def run_batch(
     trace: int = DEFAULT_TRACE,
     progress: bool | None = None,
     settings: EngineSettings = DEFAULT_SETTINGS,
+    chunks: Chunks = in_process,
 ) -> Results:
     """Simulate the scenario's patients into the folder ``out``, resuming finished chunks,
     and return the Results read back from it (the tables ``simulate`` gives in memory).
@@ -104,14 +173,16 @@ def run_batch(
     ``trace`` and ``settings`` are as for ``refractory.simulate``; ``source`` names the
     scenario in errors. Chunks of ``chunk_size`` patients (default 2000; 100,000 on the GPU)
     are written atomically, so an interrupted batch resumes where it stopped; a chunk already
-    written on either device is kept (both give the same distributions).
+    written on either device is kept (both give the same distributions). ``chunks`` runs the
+    missing chunks (default: in this process; ``refractory.cluster`` runs them on a Dask
+    cluster), and this process writes each one as it arrives.
     """
     scenario, source = resolve(scenario, patients, seed, engine, source)
     out = Path(out)
     first, stop = patient_range or (0, scenario.scenario.patients)
     chunk_size = chunk_size or default_chunk(device)
-    planned = plan(scenario, source, settings)
-    engine_run = runner(scenario, device, source)
+    work = Work(scenario, source, trace, settings, device)
+    _, planned = work.prepare()
     for _, model in planned:
         check_memory(model, (stop - first) * len(planned), chunk_size, trace, source)
     digest = run_digest(scenario, trace, settings)
@@ -126,27 +197,28 @@ def run_batch(
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     write_json(record, out / MANIFEST)
-    chunks = [
-        (variant, model, start, end)
-        for variant, model in planned
+    tasks = [
+        Task(start, end, index)
+        for index in range(len(planned))
         for start, end in chunk_ranges(first, stop, chunk_size)
     ]
+    key = {task: planned[task.variant][0].key for task in tasks}
     if progress is None:
         progress = sys.stderr.isatty()
     started = time.perf_counter()
     from tqdm import tqdm
 
-    with tqdm(
-        total=sum(end - start for _, _, start, end in chunks),
-        unit="patient",
-        disable=not progress,
-    ) as bar:
-        for variant, model, start, end in chunks:
-            if not _chunk_path(out, "patients", start, end, variant.key).exists():
-                tables = run_chunk(engine_run, model, variant, start, end, trace, settings)
-                _write_chunk(out, start, end, variant.key, tables)
-            bar.update(end - start)
-    files = [(start, end, variant.key) for variant, _, start, end in chunks]
+    with tqdm(total=sum(t.patients for t in tasks), unit="patient", disable=not progress) as bar:
+        missing = []
+        for task in tasks:
+            if _chunk_path(out, "patients", task.start, task.stop, key[task]).exists():
+                bar.update(task.patients)
+            else:
+                missing.append(task)
+        for task, tables in chunks(work, missing):
+            _write_chunk(out, task.start, task.stop, key[task], tables)
+            bar.update(task.patients)
+    files = [(task.start, task.stop, key[task]) for task in tasks]
     tables = _merge(out, files)
     _remove_stale_chunks(out, files)
     record["status"] = "complete"

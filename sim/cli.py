@@ -5,11 +5,12 @@ the one module that joins the simulator (sim) and the readers of its results (an
 """
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
-from refractory.errors import ScenarioError
+from refractory.errors import ClusterError, ScenarioError
 from refractory.results import ResultsError
 
 EXIT_BAD_INPUT = 2
@@ -25,6 +26,15 @@ def _patient_range(text: str) -> tuple[int, int]:
     if not 0 <= start < stop:
         raise argparse.ArgumentTypeError(f"need 0 <= START < STOP; got {text!r}")
     return start, stop
+
+
+def _local_cluster(text: str) -> int:
+    from refractory.cluster import parse_local
+
+    try:
+        return parse_local(text)
+    except ValueError as reason:
+        raise argparse.ArgumentTypeError(str(reason)) from None
 
 
 def _figure_file(text: str) -> Path:
@@ -72,7 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="K",
         help="record every clone at every scan for the first K patients (default 20)",
     )
-    run.add_argument("--threads", type=_positive, help="threads (default: all cores)")
+    run.add_argument(
+        "--threads",
+        type=_positive,
+        help="threads (default: all cores; on a cluster, per worker: its share of the cores "
+        "with --cluster local:N, all of the worker's with --scheduler)",
+    )
     run.add_argument(
         "--device",
         choices=("cpu", "gpu"),
@@ -80,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
         help="where the compartment engine runs: cpu (default) or gpu (CUDA, numba-cuda)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--cluster",
+        type=_local_cluster,
+        metavar="local:N",
+        help="run the chunks on a Dask cluster of N worker processes on this machine",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the chunks on the Dask cluster of this scheduler, e.g. tcp://host:8786",
+    )
 
     check = commands.add_parser("check", help="validate a scenario file and summarise it")
     check.add_argument("scenario", type=Path)
@@ -153,16 +180,18 @@ def _run(args) -> None:
 
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     out = args.out or Path("results") / scenario.scenario.name
-    run_batch(
-        scenario,
-        out,
-        source=source,
-        patient_range=args.patient_range,
-        chunk_size=args.chunk_size,
-        trace=DEFAULT_TRACE if args.trace is None else args.trace,
-        progress=None if not args.quiet else False,
-        device=args.device,
-    )
+    with _chunks(args, out) as chunks:
+        run_batch(
+            scenario,
+            out,
+            source=source,
+            patient_range=args.patient_range,
+            chunk_size=args.chunk_size,
+            trace=DEFAULT_TRACE if args.trace is None else args.trace,
+            progress=None if not args.quiet else False,
+            device=args.device,
+            chunks=chunks,
+        )
     _write_trial_tables(out)
     if not args.quiet:
         _print_summary(out)
@@ -180,6 +209,22 @@ def _write_trial_tables(folder: Path) -> None:
         write_parquet(arms_table(results), folder / "arms.parquet")
     if has_points(results):
         write_parquet(points_table(results), folder / "points.parquet")
+
+
+@contextlib.contextmanager
+def _chunks(args, out: Path):
+    """Where the run's chunks are computed: in this process, or on the Dask cluster that
+    --cluster starts or --scheduler names (its workers checked first)."""
+    from refractory.batch import in_process
+
+    if args.cluster is None and args.scheduler is None:
+        yield in_process
+        return
+    from refractory.cluster import connect, local_threads, on_cluster
+
+    threads = args.threads or (args.cluster and local_threads(args.cluster))
+    with connect(args.cluster, args.scheduler, quiet=args.quiet) as client:
+        yield on_cluster(client, out, threads)
 
 
 def _print_summary(folder: Path) -> None:
@@ -268,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         handlers[args.command](args)
-    except (ScenarioError, ResultsError) as error:
+    except (ScenarioError, ResultsError, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -225,3 +225,11 @@ def _toml(value: Any) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+class ClusterError(RuntimeError):
+    """A batch that cannot run on its Dask cluster; str() is one paragraph: where, what, fix."""
+
+    def __init__(self, where: str, problem: str, fix: str):
+        self.where = where
+        super().__init__(" ".join(f"{where}: {problem}. {fix}".split()))
