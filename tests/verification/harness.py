@@ -18,7 +18,7 @@ from refractory.scenario import Scenario, parse_scenario
 from refractory.settings import DEFAULT_SETTINGS
 from refractory.simulation import manifest
 
-from .stats import ALPHA, MIN_POWER, binomial_p, binomial_power
+from .stats import ALPHA, MIN_POWER, binomial_p, binomial_power, z_p, z_power
 
 #: Relative size of the planted rate error.
 PLANTED = 0.05
@@ -136,6 +136,25 @@ def check_binomial(
             "n": n,
             "p": binomial_p(successes, n, p0),
             "power": binomial_power(p0, p1, n),
+        },
+        planted,
+        record,
+    )
+
+
+def check_mean(
+    values: np.ndarray, expected: float, alternative: float, planted: float | None, record
+) -> None:
+    """z test of the sample mean against the theory's ``expected``, with its power against
+    ``alternative`` (the mean under the planted error; power from the sample sd), through
+    ``check``."""
+    n, sd = len(values), values.std(ddof=1)
+    check(
+        {
+            "stat": f"z on mean {values.mean():.1f} vs {expected:.1f}",
+            "n": n,
+            "p": z_p(values.mean(), expected, sd / np.sqrt(n)),
+            "power": z_power(alternative - expected, sd, sd, n),
         },
         planted,
         record,

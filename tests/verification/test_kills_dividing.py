@@ -14,11 +14,9 @@ differs from the ODE by O(Var N / K) cells, far below the test's standard error.
 
 import math
 
-import numpy as np
 import pytest
 
-from .harness import CASE_IDS, CASES, check, engine_params, scenario, simulate
-from .stats import z_p, z_power
+from .harness import CASE_IDS, CASES, check_mean, engine_params, scenario, simulate
 
 B, D, E, K, N0, DAYS, PATIENTS = 0.3, 0.05, 0.45, 2e4, 1e4, 10.0, 400
 
@@ -69,15 +67,7 @@ def test_mean_cells_follow_the_lotka_volterra_ode(planted, engine, record):
     kill = E * (1 + planted) if planted else E
     sim = simulate(_scenario(kill), PATIENTS, seed=43, engine=engine)
     cells = sim.patients["cells_at_end"].to_numpy(float)
-    expected = mean_cells(DAYS)
-    sd = cells.std(ddof=1)
-    result = {
-        "stat": f"z on mean {cells.mean():.1f} vs {expected:.1f}",
-        "n": PATIENTS,
-        "p": z_p(cells.mean(), expected, sd / np.sqrt(PATIENTS)),
-        "power": z_power(mean_cells(DAYS, E * 1.05) - expected, sd, sd, PATIENTS),
-    }
-    check(result, planted, record)
+    check_mean(cells, mean_cells(DAYS), mean_cells(DAYS, E * 1.05), planted, record)
 
 
 def test_without_competition_it_is_a_death_drug():
