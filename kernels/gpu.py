@@ -21,7 +21,7 @@ try:
 except ImportError:  # a numba without its CUDA target: the CPU loop below still works
     cuda = None
 
-from refractory.kernels.model import ENGINE_AGENT, PatientModel
+from refractory.kernels.model import ENGINE_AGENT, PatientModel, patient_model
 from refractory.kernels.patient import simulate_patient
 from refractory.kernels.records import (
     Outputs,
@@ -40,16 +40,18 @@ MAX_REGISTERS = 64
 
 
 @njit(cache=True)
-def simulate_row(p, states, model, work, outputs):
+def simulate_row(p, states, rows, work, outputs):
     """``simulate_patient`` for patient ``p`` on its rows of the batch records."""
-    simulate_patient(states[p], model, patient_workspace(work, p), patient_outputs(outputs, p))
+    simulate_patient(
+        states[p], patient_model(rows, p), patient_workspace(work, p), patient_outputs(outputs, p)
+    )
 
 
-def _one_thread_per_patient(states, model, work, outputs):
+def _one_thread_per_patient(states, rows, work, outputs):
     """The kernel: thread p runs patient p."""
     p = cuda.grid(1)
     if p < states.shape[0]:
-        simulate_row(p, states, model, work, outputs)
+        simulate_row(p, states, rows, work, outputs)
 
 
 _kernel = (
@@ -60,10 +62,10 @@ _kernel = (
 
 
 @njit(cache=True)
-def _rows_loop(states, model, work, outputs):
+def _rows_loop(states, rows, work, outputs):
     """The kernel's work as a plain loop over patients."""
     for p in range(states.shape[0]):
-        simulate_row(p, states, model, work, outputs)
+        simulate_row(p, states, rows, work, outputs)
 
 
 def batch_workspace(model: PatientModel, count: int, empty=np.empty) -> Workspace:
@@ -78,22 +80,17 @@ def workspace_bytes(model: PatientModel) -> int:
     return sum(array.nbytes for array in new_workspace(model))
 
 
-def _on_device(model: PatientModel) -> PatientModel:
-    """The model with its arrays copied to the GPU."""
-    return model._replace(
-        **{
-            name: cuda.to_device(np.ascontiguousarray(value))
-            for name, value in model._asdict().items()
-            if isinstance(value, np.ndarray)
-        }
-    )
+def _on_device(rows: PatientModel) -> PatientModel:
+    """The model's per-patient rows copied to the GPU."""
+    return PatientModel(*(cuda.to_device(np.ascontiguousarray(value)) for value in rows))
 
 
-def simulate_rows(states, model, outputs, empty=np.empty):
+def simulate_rows(states, rows, outputs, empty=np.empty):
     """The GPU kernel's work on the CPU, one patient after another (for tests): the
     arguments of ``simulate_batch_gpu``, the host arrays filled in place; the scratch rows
     come from ``empty(shape, dtype)``."""
-    _rows_loop(states, model, batch_workspace(model, states.shape[0], empty), outputs)
+    work = batch_workspace(patient_model(rows, 0), states.shape[0], empty)
+    _rows_loop(states, rows, work, outputs)
 
 
 def _numpy_compat():
@@ -103,16 +100,17 @@ def _numpy_compat():
         np.row_stack = np.vstack
 
 
-def simulate_batch_gpu(states, model, outputs: Outputs):
+def simulate_batch_gpu(states, rows, outputs: Outputs):
     """``refractory.kernels.patient.simulate_batch`` on the GPU for the compartment engine:
     the same arguments; the host arrays of ``outputs`` are filled in place."""
+    model = patient_model(rows, 0)
     if model.engine == ENGINE_AGENT:
         raise ValueError("the GPU runs the compartment engine only")
     _numpy_compat()
     on_device = Outputs(*(cuda.to_device(array) for array in outputs))
     work = batch_workspace(model, states.shape[0], cuda.device_array)
     blocks = (states.shape[0] + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    _kernel[blocks, THREADS_PER_BLOCK](cuda.to_device(states), _on_device(model), work, on_device)
+    _kernel[blocks, THREADS_PER_BLOCK](cuda.to_device(states), _on_device(rows), work, on_device)
     for host, device in zip(outputs, on_device, strict=True):
         device.copy_to_host(host)
 

@@ -248,3 +248,86 @@ def drug_level(model, genotype, exposure):
                 reach *= model.sanctuary_exposure[j]
             level = max(level, reach)
     return level
+
+
+def shared_rows(model: PatientModel) -> PatientModel:
+    """The batch form of one model: every field an array with a leading patient axis of
+    length 1, which ``patient_model`` gives to every patient of the batch."""
+    return PatientModel(*(np.asarray(value)[np.newaxis] for value in model))
+
+
+@njit(cache=True)
+def _row(values, p):
+    """Row ``p`` of a field of per-patient rows (row 0 when the field is shared)."""
+    return values[np.int64(p) if values.shape[0] > 1 else np.int64(0)]  # prange's p: unsigned
+
+
+@njit(cache=True)
+def patient_model(rows, p):
+    """Patient ``p``'s model from a batch of per-patient rows (``shared_rows`` gives every
+    patient the same row; a virtual cohort gives each its own values, refractory.cohort).
+    Array fields come back as views, so nothing is copied or allocated."""
+    return PatientModel(
+        _row(rows.birth_rate, p),
+        _row(rows.death_rate, p),
+        _row(rows.mutation_rate, p),
+        _row(rows.birth_factor, p),
+        _row(rows.resistance, p),
+        _row(rows.drug_max_effect, p),
+        _row(rows.drug_lowers_birth, p),
+        _row(rows.drug_kills_dividing, p),
+        _row(rows.line_drugs, p),
+        _row(rows.line_takes_max, p),
+        _row(rows.start_genotypes, p),
+        _row(rows.start_cells, p),
+        _row(rows.detection_cells, p),
+        _row(rows.lethal_cells, p),
+        _row(rows.horizon_days, p),
+        _row(rows.scan_every_days, p),
+        _row(rows.progression_increase, p),
+        _row(rows.partial_response_decrease, p),
+        _row(rows.visible_cells, p),
+        _row(rows.exact_below, p),
+        _row(rows.max_log_growth, p),
+        _row(rows.threshold_tolerance, p),
+        _row(rows.max_clones, p),
+        _row(rows.pending_groups, p),
+        _row(rows.mutant_bins, p),
+        _row(rows.engine, p),
+        _row(rows.agent_cells, p),
+        _row(rows.barcode_cells, p),
+        _row(rows.barcodes, p),
+        _row(rows.line_exposure, p),
+        _row(rows.drug_dose, p),
+        _row(rows.drug_interval, p),
+        _row(rows.drug_decay, p),
+        _row(rows.drug_ec50, p),
+        _row(rows.drug_hill, p),
+        _row(rows.line_dose_fraction, p),
+        _row(rows.line_schedule, p),
+        _row(rows.line_days_on, p),
+        _row(rows.line_days_off, p),
+        _row(rows.line_pause_below, p),
+        _row(rows.line_resume_at, p),
+        _row(rows.line_max_days, p),
+        _row(rows.line_free_days, p),
+        _row(rows.measurement_cv, p),
+        _row(rows.progression_from_baseline, p),
+        _row(rows.miss_probability, p),
+        _row(rows.carrying_capacity, p),
+        _row(rows.max_total_change, p),
+        _row(rows.pk_step, p),
+        _row(rows.washed_out, p),
+        _row(rows.sanctuary_exposure, p),
+        _row(rows.sanctuary_share, p),
+        _row(rows.sanctuary_visible, p),
+        _row(rows.migration_in, p),
+        _row(rows.migration_out, p),
+        _row(rows.switch_on, p),
+        _row(rows.switch_off, p),
+        _row(rows.induction, p),
+        _row(rows.persister_birth, p),
+        _row(rows.persister_death, p),
+        _row(rows.persister_protection, p),
+        _row(rows.max_switch_step, p),
+    )

@@ -77,6 +77,7 @@ from refractory.kernels.model import (
     SANCTUARY,
     SCHEDULE_ADAPTIVE,
     SCHEDULE_INTERMITTENT,
+    patient_model,
 )
 from refractory.kernels.random import binomial
 from refractory.kernels.records import (
@@ -653,12 +654,15 @@ def simulate_patient(state, model, work, out):
 
 
 @njit(cache=True, parallel=True)
-def simulate_batch(states, model, outputs):
+def simulate_batch(states, rows, outputs):
     """Simulate ``states.shape[0]`` patients in parallel, each on its own generator state.
 
-    ``outputs`` is an Outputs record with a leading patient axis, preallocated by the caller
-    (NaN or -1 filled; see kernels.records for the trace rows). Each patient writes only its
-    own rows, so results do not depend on the thread count.
+    ``rows`` is the model as per-patient rows (kernels.model: ``shared_rows`` of one model,
+    or a virtual cohort's own values per patient). ``outputs`` is an Outputs record with a
+    leading patient axis, preallocated by the caller (NaN or -1 filled; see kernels.records
+    for the trace rows). Each patient writes only its own rows, so results do not depend on
+    the thread count.
     """
     for p in prange(states.shape[0]):
+        model = patient_model(rows, p)
         simulate_patient(states[p], model, new_workspace(model), patient_outputs(outputs, p))

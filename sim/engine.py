@@ -1,8 +1,8 @@
 """Engines: run a chunk of patients of a compiled model, returning the kernels' raw outputs.
 
-An engine is a function (model, seed, first, count, trace, settings) -> RawChunk registered
-by name in ``ENGINES``; the batch runner and the tests go through the registry, so an engine
-added here is exercised by every engine-parametrised test.
+An engine is a function (model, seed, first, count, trace, settings, rows) -> RawChunk
+registered by name in ``ENGINES``; the batch runner and the tests go through the registry, so
+an engine added here is exercised by every engine-parametrised test.
 """
 
 import math
@@ -13,7 +13,14 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from refractory.kernels.model import L_COLUMNS, P_COLUMNS, P_LINES_RECEIVED, S_COLUMNS, PatientModel
+from refractory.kernels.model import (
+    L_COLUMNS,
+    P_COLUMNS,
+    P_LINES_RECEIVED,
+    S_COLUMNS,
+    PatientModel,
+    shared_rows,
+)
 from refractory.kernels.patient import simulate_batch
 from refractory.kernels.records import Outputs
 from refractory.kernels.streams import patient_states
@@ -102,12 +109,17 @@ def _traced(first: int, count: int, trace: int) -> int:
     return min(max(trace - first, 0), count)
 
 
+def rows_of(rows: PatientModel, a: int, b: int) -> PatientModel:
+    """Patients a .. b - 1 of per-patient model rows (a shared row stays shared)."""
+    return PatientModel(*(field if field.shape[0] == 1 else field[a:b] for field in rows))
+
+
 def _simulate(
-    model: PatientModel, seed: int, first: int, outputs: Outputs, settings: EngineSettings
+    rows: PatientModel, seed: int, first: int, outputs: Outputs, settings: EngineSettings
 ) -> None:
     """Run patients first .. first + len(outputs) - 1 into ``outputs`` (written in place)."""
     with numba.parallel_chunksize(settings.patients_per_handout):
-        simulate_batch(patient_states(seed, first, outputs.patient.shape[0]), model, outputs)
+        simulate_batch(patient_states(seed, first, outputs.patient.shape[0]), rows, outputs)
 
 
 def run_compartment(
@@ -117,14 +129,17 @@ def run_compartment(
     count: int,
     trace: int = 0,
     settings: EngineSettings = DEFAULT_SETTINGS,
+    rows: PatientModel | None = None,
 ) -> RawChunk:
     """The compartment engine: clone counts, exact birth-death steps, all cores.
 
-    Patients with an index below ``trace`` also record their clones at every scan.
+    Patients with an index below ``trace`` also record their clones at every scan. ``rows``
+    gives each patient its own model values (a virtual cohort, refractory.cohort; the
+    shapes are ``model``'s); without it every patient runs ``model``.
     """
     traced = _traced(first, count, trace)
     outputs = allocate_outputs(model, count, traced)
-    _simulate(model, seed, first, outputs, settings)
+    _simulate(shared_rows(model) if rows is None else rows, seed, first, outputs, settings)
     return RawChunk(first, traced, outputs)
 
 
@@ -135,6 +150,7 @@ def run_agent(
     count: int,
     trace: int = 0,
     settings: EngineSettings = DEFAULT_SETTINGS,
+    rows: PatientModel | None = None,
 ) -> RawChunk:
     """The agent engine: every cell simulated (exact Gillespie), lineage barcodes recorded.
 
@@ -142,8 +158,9 @@ def run_agent(
     ``settings.agent_group_bytes``. Lineage rows are kept for the barcodes of treated patients
     that still have cells after treatment start (at a progression or at the end): the
     lineages that could relapse. (At the start every barcode is one cell; keeping them all
-    would make a row per cell.)
+    would make a row per cell.) ``rows`` as for ``run_compartment``.
     """
+    rows = shared_rows(model) if rows is None else rows
     traced = _traced(first, count, trace)
     outputs = allocate_outputs(model, count, traced)
     moments = outputs.snap_day.shape[1]
@@ -153,14 +170,14 @@ def run_agent(
     for a in range(0, count, group):
         b = min(a + group, count)
         barcoded = allocate_outputs(model, b - a, 0, model.barcodes)
-        rows = outputs_rows(outputs, a, b)._replace(
+        group = outputs_rows(outputs, a, b)._replace(
             lineage_cells=barcoded.lineage_cells,
             lineage_resistant=barcoded.lineage_resistant,
             lineage_mechanisms=barcoded.lineage_mechanisms,
         )
-        _simulate(model, seed, first + a, rows, settings)
-        cells = rows.lineage_cells
-        treated = rows.patient[:, P_LINES_RECEIVED] > 0
+        _simulate(rows_of(rows, a, b), seed, first + a, group, settings)
+        cells = group.lineage_cells
+        treated = group.patient[:, P_LINES_RECEIVED] > 0
         survives = (cells[:, 1:, :] > 0).any(axis=1) & treated[:, None]
         keep = (cells > 0) & survives[:, None, :]
         p, m, barcode = np.unravel_index(np.flatnonzero(keep), keep.shape)  # fast when sparse
@@ -170,8 +187,8 @@ def run_agent(
                 m,
                 barcode,
                 cells[p, m, barcode],
-                rows.lineage_resistant[p, m, barcode],
-                rows.lineage_mechanisms[p, m, barcode],
+                group.lineage_resistant[p, m, barcode],
+                group.lineage_mechanisms[p, m, barcode],
             )
         )
     columns = zip(*parts, strict=True) if parts else [[np.empty(0, np.int64)]] * 6
@@ -186,13 +203,15 @@ def run_compartment_gpu(
     count: int,
     trace: int = 0,
     settings: EngineSettings = DEFAULT_SETTINGS,
+    rows: PatientModel | None = None,
 ) -> RawChunk:
     """The compartment engine on a CUDA GPU (kernels.gpu), one patient per thread: the CPU
     engine's patient loop on the same streams (its results up to last-bit differences of the
     GPU's log and exp, see kernels.gpu). Launches as many patients at once as half the GPU's
-    free memory holds."""
+    free memory holds. ``rows`` as for ``run_compartment``."""
     from refractory.kernels.gpu import patients_per_launch, simulate_batch_gpu
 
+    rows = shared_rows(model) if rows is None else rows
     traced = _traced(first, count, trace)
     outputs = allocate_outputs(model, count, traced)
     per_patient = sum(array[:1].nbytes for array in outputs)
@@ -200,13 +219,13 @@ def run_compartment_gpu(
     for a in range(0, count, step):
         b = min(a + step, count)
         simulate_batch_gpu(
-            patient_states(seed, first + a, b - a), model, outputs_rows(outputs, a, b)
+            patient_states(seed, first + a, b - a), rows_of(rows, a, b), outputs_rows(outputs, a, b)
         )
     return RawChunk(first, traced, outputs)
 
 
-#: The signature of an engine: (model, seed, first, count, trace, settings) -> RawChunk.
-Engine = Callable[[PatientModel, int, int, int, int, EngineSettings], RawChunk]
+#: The signature of an engine: (model, seed, first, count, trace, settings, rows) -> RawChunk.
+Engine = Callable[[PatientModel, int, int, int, int, EngineSettings, PatientModel | None], RawChunk]
 
 
 def engine_runner(engine: str, device: str) -> Engine:

@@ -12,6 +12,7 @@ from refractory.cli import main
 from refractory.compile import compile_model
 from refractory.engine import allocate_outputs, engine_runner, run_compartment
 from refractory.kernels.gpu import simulate_rows
+from refractory.kernels.model import shared_rows
 from refractory.kernels.records import Outputs
 from refractory.kernels.streams import patient_states
 from refractory.scenario import load_scenario
@@ -37,7 +38,7 @@ def test_kernel_rows_give_the_cpu_engine_results(path):
     first, count, trace = 40, 12, 43  # patients 40-42 traced, 43-51 not
     expected = run_compartment(model, 5, first, count, trace)
     outputs = allocate_outputs(model, count, expected.traced)
-    simulate_rows(patient_states(5, first, count), model, outputs, empty=_dirty)
+    simulate_rows(patient_states(5, first, count), shared_rows(model), outputs, empty=_dirty)
     assert expected.traced == 3
     for name, array in zip(Outputs._fields, outputs, strict=True):
         assert np.array_equal(array, getattr(expected.outputs, name), equal_nan=True), name
