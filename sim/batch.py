@@ -21,13 +21,14 @@ import pandas as pd
 
 from refractory.engine import Engine
 from refractory.errors import ScenarioError
-from refractory.kernels.model import PatientModel
 from refractory.limits import check_memory
 from refractory.results import MANIFEST, TABLES, Results, concat_tables
 from refractory.scenario import Scenario, scenario_hash
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 from refractory.simulation import (
     DEFAULT_TRACE,
+    Planned,
+    check_cohort,
     chunk_ranges,
     default_chunk,
     manifest,
@@ -36,7 +37,6 @@ from refractory.simulation import (
     run_chunk,
     runner,
 )
-from refractory.variation import Variant
 
 Tables = dict[str, pd.DataFrame]
 
@@ -66,7 +66,7 @@ class Work:
     settings: EngineSettings
     device: str
 
-    def prepare(self) -> tuple[Engine, list[tuple[Variant, PatientModel]]]:
+    def prepare(self) -> tuple[Engine, list[Planned]]:
         """The engine and every variant with its compiled model, once per process (a
         ScenarioError when the scenario cannot run)."""
         return _prepared(self)
@@ -74,15 +74,16 @@ class Work:
     def run(self, task: Task) -> Tables:
         """The tables of the task's patients."""
         engine, planned = self.prepare()
-        variant, model = planned[task.variant]
-        return run_chunk(engine, model, variant, task.start, task.stop, self.trace, self.settings)
+        return run_chunk(
+            engine, planned[task.variant], task.start, task.stop, self.trace, self.settings
+        )
 
 
 #: Prepared engines and models of the Work this process has run, by what they depend on.
-_PREPARED: dict[tuple, tuple[Engine, list[tuple[Variant, PatientModel]]]] = {}
+_PREPARED: dict[tuple, tuple[Engine, list[Planned]]] = {}
 
 
-def _prepared(work: Work) -> tuple[Engine, list[tuple[Variant, PatientModel]]]:
+def _prepared(work: Work) -> tuple[Engine, list[Planned]]:
     key = (scenario_hash(work.scenario), work.source, work.settings, work.device)
     if key not in _PREPARED:
         planned = plan(work.scenario, work.source, work.settings)
@@ -183,8 +184,9 @@ def run_batch(
     chunk_size = chunk_size or default_chunk(device)
     work = Work(scenario, source, trace, settings, device)
     _, planned = work.prepare()
-    for _, model in planned:
+    for _, model, _ in planned:
         check_memory(model, (stop - first) * len(planned), chunk_size, trace, source)
+    check_cohort(planned, first, stop)
     digest = run_digest(scenario, trace, settings)
     out.mkdir(parents=True, exist_ok=True)
     (out / "chunks").mkdir(exist_ok=True)
@@ -202,7 +204,7 @@ def run_batch(
         for index in range(len(planned))
         for start, end in chunk_ranges(first, stop, chunk_size)
     ]
-    key = {task: planned[task.variant][0].key for task in tasks}
+    key = {task: planned[task.variant].variant.key for task in tasks}
     if progress is None:
         progress = sys.stderr.isatty()
     started = time.perf_counter()

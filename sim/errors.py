@@ -99,7 +99,7 @@ def field_path(loc: tuple, data: Any) -> str:
     """
     path = ""
     for depth, part in enumerate(loc):
-        if loc[:depth] == ("sweep",) and part == "axes":  # [sweep] keys are the swept paths
+        if loc[:depth] in (("sweep",), ("cohort",)) and part == "axes":  # keys are paths
             continue
         if isinstance(part, str):
             path += f".{part}" if path else part

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -590,6 +591,240 @@ class Sweep(_Table):
         return self
 
 
+#: Distributions a [cohort] draws a patient's value from, and the parameters each takes
+#: (required, then optional).
+DISTRIBUTIONS = {
+    "normal": (("mean", "sd"), ("low", "high")),
+    "lognormal": (("median", "sigma"), ()),
+    "uniform": (("low", "high"), ()),
+    "loguniform": (("low", "high"), ()),
+    "beta": (("a", "b"), ()),
+    "choice": (("values",), ("weights",)),
+}
+
+
+class Distribution(_Table):
+    """How a [cohort] field varies between patients: a distribution and its parameters."""
+
+    distribution: _choice(tuple(DISTRIBUTIONS))
+    mean: float | None = None
+    sd: float | None = None
+    median: float | None = None
+    sigma: float | None = None
+    low: float | None = None
+    high: float | None = None
+    a: float | None = None
+    b: float | None = None
+    values: tuple[float, ...] | None = None
+    weights: tuple[float, ...] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finite_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise Problem(
+                'must be a table such as { distribution = "lognormal", median = 0.14, '
+                "sigma = 0.1 }",
+                given=data,
+            )
+        data = {key: value for key, value in data.items() if value is not None}
+        for key, value in data.items():
+            if key in ("values", "weights"):
+                if (
+                    not isinstance(value, list)
+                    or not value
+                    or any(_finite(v) is None for v in value)
+                ):
+                    raise Problem(
+                        "must be a non-empty list of finite numbers", given=value, loc=(key,)
+                    )
+            elif key != "distribution" and _finite(value) is None:
+                raise Problem("must be a finite number", given=value, loc=(key,))
+        return data
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The parameters given, by name."""
+        return {k: v for k, v in self.model_dump(exclude_none=True).items() if k != "distribution"}
+
+    @property
+    def constant(self) -> float | None:
+        """The one value a degenerate distribution gives every patient, else None."""
+        given = self.parameters
+        if self.distribution == "normal" and given["sd"] == 0:
+            return float(given["mean"])
+        if self.distribution == "lognormal" and given["sigma"] == 0:
+            return float(given["median"])
+        if self.distribution in ("uniform", "loguniform") and given["low"] == given["high"]:
+            return float(given["low"])
+        if self.distribution == "choice":
+            weights = given.get("weights") or [1.0] * len(given["values"])
+            taken = {v for v, w in zip(given["values"], weights, strict=True) if w > 0}
+            if len(taken) == 1:
+                return float(taken.pop())
+        return None
+
+    def describe(self) -> str:
+        """The distribution as a reader would write it: 'normal (mean 0.1, sd 0.05)'."""
+
+        def shown(value: Any) -> str:
+            if isinstance(value, list | tuple):
+                return "[" + ", ".join(number(float(v)) for v in value) + "]"
+            return number(float(value))
+
+        parameters = ", ".join(f"{key} {shown(value)}" for key, value in self.parameters.items())
+        return f"{self.distribution} ({parameters})"
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Distribution":
+        """The distribution's parameters are all there, none is foreign, and they are possible."""
+        required, optional = DISTRIBUTIONS[self.distribution]
+        given = self.parameters
+        missing = [key for key in required if key not in given]
+        if missing:
+            raise Problem(
+                f'needs {quoted(missing)} for distribution = "{self.distribution}"',
+                fix=f"Give {', '.join(f'{k} = ...' for k in required)} in its table.",
+            )
+        foreign = [key for key in given if key not in required + optional]
+        if foreign:
+            allowed = required + optional
+            raise Problem(
+                f'does not take {quoted(foreign)} for distribution = "{self.distribution}" '
+                f"(it takes {quoted(allowed)})",
+                loc=(foreign[0],),
+                fix=f"Remove {quoted(foreign)}, or choose the distribution that takes it.",
+            )
+        for key in ("sd", "sigma"):
+            if key in given and given[key] < 0:
+                raise Problem(
+                    "must be >= 0 (0: every patient the same)", given=given[key], loc=(key,)
+                )
+        for key in ("a", "b"):
+            if key in given and given[key] <= 0:
+                raise Problem("must be > 0", given=given[key], loc=(key,))
+        if self.median is not None and self.median <= 0:
+            raise Problem("must be > 0 for a lognormal", given=self.median, loc=("median",))
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise Problem(
+                f"must be at least low ({number(self.low)})", given=self.high, loc=("high",)
+            )
+        if self.distribution == "loguniform" and self.low <= 0:
+            raise Problem("must be > 0 for a loguniform", given=self.low, loc=("low",))
+        if self.distribution == "normal" and (self.low is not None or self.high is not None):
+            low = -math.inf if self.low is None else self.low
+            high = math.inf if self.high is None else self.high
+            inside = low <= self.mean <= high if self.sd == 0 else low < high
+            if not inside:
+                raise Problem(
+                    "leaves no value for the truncated normal to take",
+                    given={"mean": self.mean, "low": self.low, "high": self.high},
+                    fix="Widen low and high around the mean.",
+                )
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise Problem(
+                    f"must give one weight per value ({len(self.values)})",
+                    given=list(self.weights),
+                    loc=("weights",),
+                )
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise Problem(
+                    "must be >= 0 with a positive sum", given=list(self.weights), loc=("weights",)
+                )
+        return self
+
+
+class Correlation(_Table):
+    """[cohort.correlation]: correlations between fields the cohort draws (Gaussian copula:
+    the correlation of their normal scores)."""
+
+    paths: tuple[str, ...]
+    matrix: tuple[tuple[float, ...], ...]
+
+    @model_validator(mode="after")
+    def _matrix(self) -> "Correlation":
+        n = len(self.paths)
+        if n < 2 or len(set(self.paths)) != n:
+            raise Problem(
+                "must list at least two distinct paths of [cohort]",
+                given=list(self.paths),
+                loc=("paths",),
+            )
+        rows = [list(row) for row in self.matrix]
+        if len(rows) != n or any(len(row) != n for row in rows):
+            raise Problem(
+                f"must be a {n} x {n} matrix (one row and column per path)",
+                given=rows,
+                loc=("matrix",),
+            )
+        symmetric = all(rows[i][j] == rows[j][i] for i in range(n) for j in range(n))
+        unit = all(rows[i][i] == 1 for i in range(n))
+        bounded = all(-1 < rows[i][j] < 1 for i in range(n) for j in range(n) if i != j)
+        if not (symmetric and unit and bounded):
+            raise Problem(
+                "must be symmetric with 1 on the diagonal and correlations strictly between -1 "
+                "and 1",
+                given=rows,
+                loc=("matrix",),
+            )
+        if np.linalg.eigvalsh(np.array(rows)).min() <= 0:
+            raise Problem(
+                "must be positive definite (these correlations cannot hold together)",
+                given=rows,
+                loc=("matrix",),
+                fix="Weaken the correlations.",
+            )
+        return self
+
+
+#: The Cohort field that holds the drawn paths (named by their paths alone in messages).
+DRAWN = "axes"
+
+
+class Cohort(_Table):
+    """[cohort]: fields each patient draws its own value of, by their dotted paths, and an
+    optional [cohort.correlation] between them."""
+
+    axes: dict[str, Distribution] = {}
+    correlation: Correlation | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths(cls, data: Any) -> Any:
+        """Every key but correlation names a drawn field."""
+        if not isinstance(data, dict):
+            return data
+        fixed = {key: data[key] for key in ("correlation",) if key in data}
+        return {**fixed, DRAWN: {k: v for k, v in data.items() if k not in fixed}}
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler) -> dict:
+        data = handler(self)
+        flat = data[DRAWN]
+        if data.get("correlation") is not None:
+            flat = flat | {"correlation": data["correlation"]}
+        return flat
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Cohort":
+        if not self.axes:
+            raise Problem(
+                "draws nothing: it names no field",
+                fix='Add a field, e.g. "tumor.birth_rate" = { distribution = "lognormal", '
+                "median = 0.14, sigma = 0.1 }, to [cohort].",
+            )
+        if self.correlation is not None:
+            unknown = [path for path in self.correlation.paths if path not in self.axes]
+            if unknown:
+                raise Problem(
+                    f"names {quoted(unknown)}, which [cohort] does not draw",
+                    loc=("correlation", "paths"),
+                    fix="List only paths that [cohort] gives a distribution.",
+                )
+        return self
+
+
 class Arm(_Table):
     """[[arm]]: one treatment of a virtual trial, as changes to the scenario's treatment."""
 
@@ -611,6 +846,7 @@ class Scenario(_Table):
     sanctuary: Sanctuary | None = None
     persister: Persister | None = None
     agent: Agent = Agent()
+    cohort: Cohort | None = None
     sweep: Sweep | None = None
     arms: tuple[Arm, ...] = Field(default=(), alias="arm")
 
@@ -789,8 +1025,8 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise from_validation_error(error, source, data, Scenario) from None
-    if scenario.sweep is not None or scenario.arms:
-        from refractory.variation import variants  # validates each (point, arm)
+    if scenario.sweep is not None or scenario.arms or scenario.cohort is not None:
+        from refractory.variation import variants  # validates each (point, arm) and the cohort
 
         variants(scenario, source)
     return scenario

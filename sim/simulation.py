@@ -7,10 +7,12 @@ manifest, and running one chunk of patients into tables.
 
 import os
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from refractory.cohort import Term, check_draws, cohort_rows, cohort_terms, draw
 from refractory.compile import compile_model
 from refractory.engine import Engine, engine_runner
 from refractory.errors import ScenarioError
@@ -102,20 +104,33 @@ def manifest(
     }
 
 
+class Planned(NamedTuple):
+    """One variant (sweep point and arm) of a run, its compiled model, and the model entries
+    its cohort's drawn fields set (None without a cohort)."""
+
+    variant: Variant
+    model: PatientModel
+    terms: tuple[Term, ...] | None
+
+
 def run_chunk(
     engine: Engine,
-    model: PatientModel,
-    variant: Variant,
+    planned: Planned,
     start: int,
     stop: int,
     trace: int,
     settings: EngineSettings,
 ) -> dict[str, pd.DataFrame]:
-    """The tables of patients start .. stop - 1 of one variant (sweep point and arm)."""
+    """The tables of patients start .. stop - 1 of one variant (sweep point and arm); with a
+    cohort, each patient runs its own drawn values."""
+    variant, model, terms = planned
     scenario = variant.scenario
-    raw = engine(model, scenario.scenario.seed, start, stop - start, trace, settings)
+    seed = scenario.scenario.seed
+    drawn = draw(scenario.cohort, seed, start, stop - start) if scenario.cohort else None
+    rows = cohort_rows(model, terms, drawn) if terms else None
+    raw = engine(model, seed, start, stop - start, trace, settings, rows)
     _refuse_overflow(raw.outputs.patient[:, P_OVERFLOW], start, variant)
-    return tag_tables(tables_from_chunk(raw, scenario), variant)
+    return tag_tables(tables_from_chunk(raw, scenario), variant, drawn)
 
 
 def _refuse_overflow(flags, start: int, variant: Variant) -> None:
@@ -141,14 +156,23 @@ def _refuse_overflow(flags, start: int, variant: Variant) -> None:
     )
 
 
-def plan(
-    scenario: Scenario, source: str, settings: EngineSettings
-) -> list[tuple[Variant, PatientModel]]:
-    """Every variant of the scenario (just itself without a sweep or arms) and its model."""
-    return [
-        (variant, compile_model(variant.scenario, source, settings))
-        for variant in variants(scenario, source)
-    ]
+def plan(scenario: Scenario, source: str, settings: EngineSettings) -> list[Planned]:
+    """Every variant of the scenario (just itself without a sweep or arms), its model and
+    its cohort's terms."""
+    planned = []
+    for variant in variants(scenario, source):
+        model = compile_model(variant.scenario, source, settings)
+        cohort = variant.scenario.cohort
+        terms = cohort_terms(variant.scenario, model, source, settings) if cohort else None
+        planned.append(Planned(variant, model, terms))
+    return planned
+
+
+def check_cohort(planned: list[Planned], first: int, stop: int) -> None:
+    """Before a run: patients first .. stop - 1 draw valid values in every variant."""
+    for variant, _, terms in planned:
+        if terms is not None:
+            check_draws(variant.scenario, variant.source, first, stop)
 
 
 def simulate(
@@ -174,9 +198,11 @@ def simulate(
     scenario, source = resolve(scenario, patients, seed, engine)
     run = runner(scenario, device, source)
     first, stop = patient_range or (0, scenario.scenario.patients)
+    planned = plan(scenario, source, settings)
+    check_cohort(planned, first, stop)
     parts = [
-        run_chunk(run, model, variant, start, end, trace, settings)
-        for variant, model in plan(scenario, source, settings)
+        run_chunk(run, variant, start, end, trace, settings)
+        for variant in planned
         for start, end in chunk_ranges(first, stop, default_chunk(device))
     ]
     return Results(

@@ -75,9 +75,63 @@ def sweep_points(sweep: Sweep, seed: int) -> list[dict[str, float]]:
     return points
 
 
+def file_value(scenario: Scenario, path: str, source: str, table: str) -> float:
+    """The number at ``path`` in the scenario; a ScenarioError naming ``table`` (the table
+    that gave the path) when it names no number."""
+    node = scenario.to_dict()
+    for part in path.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            node = None
+            break
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        raise ScenarioError(
+            source,
+            f"{table}: {path!r} names no number of the scenario"
+            + ("" if node is None else f" (it holds {node!r})"),
+            "Name a numeric field by its dotted path as in a lesson's set: the table, a 0-based "
+            "index for [[mechanism]], [[drug]], [[line]] and [[tumor.clone]] entries, the key "
+            '(e.g. "mechanism.0.mutation_rate"); give an optional field a value in the file '
+            "first.",
+            field=f"{table}.{path}",
+        )
+    return float(node)
+
+
+def _check_drawn(scenario: Scenario, source: str) -> None:
+    """A cohort draws numbers of the model, none of which a sweep or an arm also sets."""
+    if scenario.cohort is None:
+        return
+    swept = set(scenario.sweep.axes) if scenario.sweep else set()
+    armed = {path for arm in scenario.arms for path in arm.changes}
+    for path in scenario.cohort.axes:
+        where = (
+            "is a setting of the run, not of the model"
+            if path in FIXED or path.split(".")[0] in ("scenario", "cohort", "sweep", "arm")
+            else "is swept by [sweep] too"
+            if path in swept
+            else "is changed by an arm too"
+            if path in armed
+            else ""
+        )
+        if where:
+            raise ScenarioError(
+                source,
+                f"cohort: {path!r} {where}, so it cannot be drawn per patient",
+                "Draw a field of the model, and vary each field in one place: [cohort], "
+                "[sweep] or [[arm]].",
+                field=f"cohort.{path}",
+            )
+        file_value(scenario, path, source, "cohort")
+
+
 def _check_paths(scenario: Scenario, source: str) -> None:
     """Swept fields are model fields; arms change treatment and monitoring only, and no field
-    is both swept and changed by an arm."""
+    is both swept and changed by an arm (nor drawn by the cohort)."""
+    _check_drawn(scenario, source)
     swept = list(scenario.sweep.axes) if scenario.sweep else []
     for path in swept:
         if path in FIXED:
@@ -109,37 +163,42 @@ def _check_paths(scenario: Scenario, source: str) -> None:
 
 def _plain(scenario: Scenario, changes: dict, source: str, where: str) -> Scenario:
     """The scenario without its sweep and arms, with ``changes`` (path: value) applied and
-    validated; errors say which sweep point or arm asked for the value."""
+    validated, keeping its cohort (already checked); errors say which sweep point or arm
+    asked for the value."""
     data = scenario.to_dict()
-    data.pop("sweep", None)
-    data.pop("arm", None)
+    for table in ("sweep", "arm", "cohort"):
+        data.pop(table, None)
     for path, value in changes.items():
         set_path(data, path, value, source, where)
     try:
-        return parse_scenario(data, source)
+        return parse_scenario(data, source).model_copy(update={"cohort": scenario.cohort})
     except ScenarioError as error:
         detail = str(error).removeprefix(f"{source}: ").rstrip(".")
         raise ScenarioError(
             source,
             f"{where} gives a scenario that is not valid: {detail}",
-            "Change that value in [sweep] or [[arm]].",
+            "Change that value in [cohort], [sweep] or [[arm]].",
             field=error.field,
         ) from None
 
 
 def variants(scenario: Scenario, source: str = "<scenario>") -> list[Variant]:
     """Every (point, arm) of the scenario in run order (points outer, arms inner), each a
-    validated plain scenario; just the scenario itself when it has neither."""
+    validated plain scenario (keeping its cohort, with the values of degenerate cohort
+    distributions set); just the scenario itself when there is nothing to set."""
     _check_paths(scenario, source)
     points = sweep_points(scenario.sweep, scenario.scenario.seed) if scenario.sweep else [None]
     arms = list(scenario.arms) or [None]
+    drawn = scenario.cohort.axes if scenario.cohort else {}
+    constants = {path: d.constant for path, d in drawn.items() if d.constant is not None}
     found = []
     for index, values in enumerate(points):
         for arm_index, arm in enumerate(arms):
-            changes = dict(values or {}) | (dict(arm.changes) if arm else {})
+            changes = constants | dict(values or {}) | (dict(arm.changes) if arm else {})
             where = " and ".join(
                 part
                 for part in (
+                    "the cohort's single values" if constants else "",
                     _point_text(index, values) if values else "",
                     f'arm "{arm.label}"' if arm else "",
                 )
@@ -164,23 +223,29 @@ def _point_text(index: int, values: dict[str, float]) -> str:
     return f"sweep point {index} ({shown})"
 
 
-def tag_tables(tables: dict[str, pd.DataFrame], variant: Variant) -> dict[str, pd.DataFrame]:
+def tag_tables(
+    tables: dict[str, pd.DataFrame], variant: Variant, drawn: dict[str, np.ndarray] | None = None
+) -> dict[str, pd.DataFrame]:
     """The tables of a variant's patients with the columns that name it: ``point`` and
-    ``arm`` first in every table, and each swept field's value (by its path) in patients."""
+    ``arm`` first in every table, and in patients each swept field's value and each field
+    the cohort drew (``drawn``: the patients' values), by its path."""
     names = {}
     if variant.point is not None:
         names["point"] = np.int64(variant.point)
     if variant.arm is not None:
         names["arm"] = variant.arm
-    if not names:
+    if not names and not drawn:
         return tables
     tagged = {}
     for name, frame in tables.items():
         front = pd.DataFrame({key: [value] * len(frame) for key, value in names.items()})
-        columns = [front.astype({"point": np.int64}) if "point" in names else front, frame]
+        columns = (
+            [front.astype({"point": np.int64}) if "point" in names else front] if names else []
+        )
+        columns.append(frame)
         if name == "patients":
             values = {path: np.full(len(frame), value) for path, value in variant.values.items()}
-            columns.append(pd.DataFrame(values))
+            columns.append(pd.DataFrame(values | (drawn or {})))
         tagged[name] = pd.concat([c.reset_index(drop=True) for c in columns], axis=1).pipe(
             as_stored
         )
