@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from refractory.benchmarks import (  # noqa: E402
     agent,
     cluster,
+    cohort,
     compartment,
     gpu,
     reference,
@@ -77,6 +78,7 @@ def run_suite(quick: bool, out: Path) -> str:
     rows += reference.rows(quick)
     rows += startup.compile_times(compartment.TWO_DRUGS)
     rows += startup.batch_throughput(quick)
+    rows += cohort.rows(quick)
     rows += gpu.rows(quick)
     rows += cluster.rows(quick)
     plot_scaling(curves, out)

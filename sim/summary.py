@@ -58,8 +58,22 @@ def describe(scenario: Scenario) -> str:
 
 
 def _variation(scenario: Scenario) -> list[str]:
-    """The sweep's points and the trial's arms, if any (each patient runs in every one)."""
+    """The cohort's drawn fields, the sweep's points and the trial's arms, if any (each
+    patient runs in every point and arm)."""
     lines = []
+    cohort = scenario.cohort
+    if cohort is not None:
+        lines.append("Cohort: each patient draws its own")
+        lines += [f"  {path}: {spec.describe()}" for path, spec in cohort.axes.items()]
+        if cohort.correlation is not None:
+            lines.append(
+                "  correlated (Gaussian copula) between "
+                + ", ".join(cohort.correlation.paths)
+                + ": "
+                + "; ".join(
+                    " ".join(number(float(x)) for x in row) for row in cohort.correlation.matrix
+                )
+            )
     sweep = scenario.sweep
     if sweep is not None:
         from refractory.variation import sweep_points
