@@ -218,9 +218,15 @@ def cohort_terms(
     probes = {}
     for path in varying(cohort):
         spec = cohort.axes[path]
-        x1, x2 = (float(v) for v in _quantiles(spec, special.ndtri(np.array([0.25, 0.75]))))
-        if x1 == x2:  # a choice with most weight on one value
-            x1, x2 = min(spec.values), max(spec.values)
+        x1, x2 = _probes(spec)
+        if x1 == x2:
+            raise _refuse(
+                source,
+                path,
+                f"{spec.describe()} is too narrow to tell how the model uses the field (its "
+                "quartiles are equal); give every patient one value with a distribution of no "
+                "spread (sd = 0)",
+            )
         probes[path] = x2
         x0 = file_value(scenario, path, source, "cohort")
         try:
@@ -259,6 +265,15 @@ def cohort_terms(
                 terms.append(Term(path, name, int(index), slope, intercept))
     _check_jointly(scenario, model, terms, probes, source, settings)
     return tuple(terms)
+
+
+def _probes(spec) -> tuple[float, float]:
+    """Two values of the distribution to compile at: its quartiles, or for a choice whose
+    quartiles agree, its smallest and largest values."""
+    x1, x2 = (float(v) for v in _quantiles(spec, special.ndtri(np.array([0.25, 0.75]))))
+    if x1 == x2 and spec.values is not None:
+        return float(min(spec.values)), float(max(spec.values))
+    return x1, x2
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:

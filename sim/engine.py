@@ -170,14 +170,14 @@ def run_agent(
     for a in range(0, count, group):
         b = min(a + group, count)
         barcoded = allocate_outputs(model, b - a, 0, model.barcodes)
-        group = outputs_rows(outputs, a, b)._replace(
+        part = outputs_rows(outputs, a, b)._replace(
             lineage_cells=barcoded.lineage_cells,
             lineage_resistant=barcoded.lineage_resistant,
             lineage_mechanisms=barcoded.lineage_mechanisms,
         )
-        _simulate(rows_of(rows, a, b), seed, first + a, group, settings)
-        cells = group.lineage_cells
-        treated = group.patient[:, P_LINES_RECEIVED] > 0
+        _simulate(rows_of(rows, a, b), seed, first + a, part, settings)
+        cells = part.lineage_cells
+        treated = part.patient[:, P_LINES_RECEIVED] > 0
         survives = (cells[:, 1:, :] > 0).any(axis=1) & treated[:, None]
         keep = (cells > 0) & survives[:, None, :]
         p, m, barcode = np.unravel_index(np.flatnonzero(keep), keep.shape)  # fast when sparse
@@ -187,8 +187,8 @@ def run_agent(
                 m,
                 barcode,
                 cells[p, m, barcode],
-                group.lineage_resistant[p, m, barcode],
-                group.lineage_mechanisms[p, m, barcode],
+                part.lineage_resistant[p, m, barcode],
+                part.lineage_mechanisms[p, m, barcode],
             )
         )
     columns = zip(*parts, strict=True) if parts else [[np.empty(0, np.int64)]] * 6

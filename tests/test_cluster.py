@@ -129,11 +129,13 @@ def test_local_cluster_gives_the_tables_of_one_process(small_scenario_file, tmp_
     )
 
 
-def test_a_sweep_and_a_trial_on_a_cluster_give_the_tables_of_one_process(
+def test_a_sweep_of_trials_over_a_cohort_on_a_cluster_gives_the_tables_of_one_process(
     small_scenario_file, tmp_path, local_cluster
 ):
-    """Tasks are (point, arm, patients): every variant's chunks come back whole."""
+    """Tasks are (point, arm, patients): every variant's chunks come back whole, each patient
+    with the values the cohort drew for it in this process."""
     text = small_scenario_file.read_text() + (
+        '[cohort]\n"tumor.death_rate" = { distribution = "uniform", low = 0.05, high = 0.15 }\n'
         '[sweep]\n"tumor.birth_rate" = { values = [0.3, 0.35] }\n'
         '[[arm]]\nlabel = "A then B"\n[[arm]]\nlabel = "B"\nset = { "line.0.drugs" = ["B"] }\n'
     )
