@@ -238,14 +238,18 @@ def tag_tables(
         return tables
     tagged = {}
     for name, frame in tables.items():
-        front = pd.DataFrame({key: [value] * len(frame) for key, value in names.items()})
-        columns = (
-            [front.astype({"point": np.int64}) if "point" in names else front] if names else []
-        )
-        columns.append(frame)
+        columns = []
+        if names:
+            front = pd.DataFrame({key: [value] * len(frame) for key, value in names.items()})
+            columns.append(front.astype({"point": np.int64}) if "point" in names else front)
         if name == "patients":
             values = {path: np.full(len(frame), value) for path, value in variant.values.items()}
-            columns.append(pd.DataFrame(values | (drawn or {})))
+            columns += [frame, pd.DataFrame(values | (drawn or {}))]
+        elif not names:
+            tagged[name] = frame  # only the patients table holds drawn values
+            continue
+        else:
+            columns.append(frame)
         tagged[name] = pd.concat([c.reset_index(drop=True) for c in columns], axis=1).pipe(
             as_stored
         )
