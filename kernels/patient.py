@@ -653,7 +653,7 @@ def simulate_patient(state, model, work, out):
     _finish(work, out)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def simulate_batch(states, rows, outputs):
     """Simulate ``states.shape[0]`` patients in parallel, each on its own generator state.
 

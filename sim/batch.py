@@ -13,32 +13,37 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from refractory.engine import Engine
 from refractory.errors import ScenarioError
 from refractory.limits import check_memory
-from refractory.results import MANIFEST, TABLES, Results, concat_tables
+from refractory.results import MANIFEST, TABLES, ArrowTables, Results, from_arrow, join_arrow
 from refractory.scenario import Scenario, scenario_hash
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 from refractory.simulation import (
     DEFAULT_TRACE,
     Planned,
+    Simulated,
     check_cohort,
     chunk_ranges,
+    chunk_tables,
     default_chunk,
     manifest,
     plan,
     resolve,
-    run_chunk,
     runner,
+    simulate_chunk,
 )
 
-Tables = dict[str, pd.DataFrame]
+Tables = ArrowTables
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,18 @@ class Work:
 
     def run(self, task: Task) -> Tables:
         """The tables of the task's patients."""
+        return self.tables(task, self.simulate(task))
+
+    def simulate(self, task: Task) -> Simulated:
+        """The task's patients simulated (its kernels release the GIL)."""
         engine, planned = self.prepare()
-        return run_chunk(
+        return simulate_chunk(
             engine, planned[task.variant], task.start, task.stop, self.trace, self.settings
         )
+
+    def tables(self, task: Task, simulated: Simulated) -> Tables:
+        """The tables of the task's simulated patients."""
+        return chunk_tables(self.prepare()[1][task.variant], simulated)
 
 
 #: Prepared engines and models of the Work this process has run, by what they depend on.
@@ -98,9 +111,19 @@ Chunks = Callable[[Work, list[Task]], Iterable[tuple[Task, Tables]]]
 
 
 def in_process(work: Work, tasks: list[Task]) -> Iterator[tuple[Task, Tables]]:
-    """Run the tasks one after another in this process, each on all of numba's threads."""
-    for task in tasks:
-        yield task, work.run(task)
+    """Run the tasks one after another in this process, each on all of numba's threads.
+    The kernels of the next task run in a second thread (they release the GIL) while this
+    one makes the last task's tables and the caller writes them; at most two chunks are
+    held."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refractory-kernel") as pool:
+        running = None
+        for task in tasks:
+            future = pool.submit(work.simulate, task)
+            if running is not None:
+                yield running[0], work.tables(running[0], running[1].result())
+            running = (task, future)
+        if running is not None:
+            yield running[0], work.tables(running[0], running[1].result())
 
 
 def write_atomic(path: Path, write) -> None:
@@ -115,6 +138,10 @@ def write_atomic(path: Path, write) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_arrow(table: pa.Table, path: Path) -> None:
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def write_json(data: dict, path: Path) -> None:
@@ -229,24 +256,23 @@ def run_batch(
     return Results(folder=out, manifest=record, **tables)
 
 
-def _write_chunk(
-    out: Path, start: int, stop: int, key: str, tables: dict[str, pd.DataFrame]
-) -> None:
+def _write_chunk(out: Path, start: int, stop: int, key: str, tables: Tables) -> None:
     """Write one chunk's tables; the patients file goes last and marks the chunk complete."""
     for name in ("trace", "lineages", "scans", "lines", "clones", "patients"):
-        write_parquet(tables[name], _chunk_path(out, name, start, stop, key))
+        write_arrow(tables[name], _chunk_path(out, name, start, stop, key))
 
 
 def _merge(out: Path, files: list[tuple[int, int, str]]) -> dict[str, pd.DataFrame]:
-    """Write each table of the whole batch from its chunks; the tables."""
+    """Write each table of the whole batch from its chunks (read as Arrow tables, never
+    through pandas); the tables."""
     parts = [
-        {name: pd.read_parquet(_chunk_path(out, name, a, b, key)) for name in TABLES}
+        {name: pq.read_table(_chunk_path(out, name, a, b, key)) for name in TABLES}
         for a, b, key in files
     ]
-    merged = concat_tables(parts)
-    for name, frame in merged.items():
-        write_parquet(frame, out / f"{name}.parquet")
-    return merged
+    merged = join_arrow(parts)
+    for name, table in merged.items():
+        write_arrow(table, out / f"{name}.parquet")
+    return from_arrow(merged)
 
 
 def _remove_stale_chunks(out: Path, files: list[tuple[int, int, str]]) -> None:

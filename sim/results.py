@@ -90,16 +90,6 @@ class Results:
         )
 
 
-def concat_tables(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """The tables of consecutive chunks as one (a table empty in every chunk keeps the first
-    chunk's columns)."""
-    merged = {}
-    for name in TABLES:
-        frames = [part[name] for part in parts if len(part[name])] or [parts[0][name]]
-        merged[name] = pd.concat(frames, ignore_index=True)
-    return merged
-
-
 def load(folder: str | Path) -> Results:
     """Read a results folder written by ``refractory run`` or ``refractory.run_batch``."""
     folder = Path(folder)
@@ -155,10 +145,15 @@ def _moment_names(n_lines: int) -> list[str]:
     return ["start"] + [f"progression_{line + 1}" for line in range(n_lines)] + ["end"]
 
 
-def _names(genotypes: np.ndarray, mechanism_names: tuple[str, ...]) -> list[str]:
-    """Mechanism names of each genotype; None where there is no genotype (-1)."""
-    names = {g: genotype_names(int(g), mechanism_names) for g in np.unique(genotypes) if g >= 0}
-    return [names.get(g) for g in genotypes]
+def _names(genotypes: np.ndarray, mechanism_names: tuple[str, ...]) -> np.ndarray:
+    """Mechanism names of each genotype (an object array); None where there is no genotype
+    (-1). Each distinct genotype is named once."""
+    distinct, inverse = np.unique(genotypes, return_inverse=True)
+    names = np.array(
+        [genotype_names(int(g), mechanism_names) if g >= 0 else None for g in distinct] + [None],
+        dtype=object,
+    )[:-1]  # the spare entry keeps a one-genotype array an array of strings
+    return names[inverse.reshape(-1)]
 
 
 def _states(genotypes: np.ndarray) -> dict[str, np.ndarray]:
@@ -257,14 +252,25 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
             "drugs": labels[line - 1],
             "start_day": flat[:, k.L_START_DAY],
             "end_day": flat[:, k.L_END_DAY],
-            "best_response": [RESPONSES.get(int(c)) for c in flat[:, k.L_BEST_RESPONSE]],
+            "best_response": _decode(flat[:, k.L_BEST_RESPONSE], RESPONSES),
             "progressed": flat[:, k.L_PROGRESSED] == 1,
             "days_to_progression": flat[:, k.L_DAYS_TO_PROGRESSION],
-            "end_reason": [END_REASONS[int(c)] for c in flat[:, k.L_END_REASON]],
+            "end_reason": _decode(flat[:, k.L_END_REASON], END_REASONS),
         }
     )
     frame = _line_status(frame, flat, scenario)
     return frame.merge(_drivers(clones), on=["patient", "line"], how="left")
+
+
+def _decode(codes: np.ndarray, words: dict[int, str]) -> np.ndarray:
+    """The word of each integer code (None for a code without one), without a Python loop
+    over the rows."""
+    low = min(min(words), -1)
+    table = np.full(max(words) - low + 2, None, dtype=object)
+    for code, word in words.items():
+        table[code - low] = word
+    index = codes.astype(np.int64) - low
+    return table[np.where((index >= 0) & (index < len(table) - 1), index, len(table) - 1)]
 
 
 #: Per-line columns of the clone that drove a progression.
@@ -335,13 +341,15 @@ def _scans(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
 def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
     """The largest clone at each progression: what drove it (its mechanisms, site and
     phenotype), and whether it pre-existed."""
-    at_progression = clones[clones["moment"].str.startswith("progression_")]
+    moments = clones["moment"].unique()
+    lines = {m: int(m.removeprefix("progression_")) for m in moments if m.startswith("progr")}
+    at_progression = clones[clones["moment"].isin(list(lines))]
     largest = at_progression.sort_values("cells", ascending=False, kind="stable")
     largest = largest.drop_duplicates(["patient", "moment"])
     return pd.DataFrame(
         {
             "patient": largest["patient"].to_numpy(),
-            "line": largest["moment"].str.removeprefix("progression_").astype(np.int64).to_numpy(),
+            "line": largest["moment"].map(lines).to_numpy(np.int64),
             "driver_mechanisms": largest["mechanisms"].to_numpy(),
             "driver_site": largest["site"].to_numpy(),
             "driver_phenotype": largest["phenotype"].to_numpy(),
@@ -350,13 +358,14 @@ def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFrame]:
-    """Named tables (``TABLES``) for one chunk of patients."""
+def chunk_frames(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFrame]:
+    """Named tables (``TABLES``) for one chunk of patients, as built (``to_arrow`` gives them
+    the types they are stored with)."""
     index = np.arange(raw.first, raw.first + raw.count, dtype=np.int64)
     names = tuple(m.name for m in scenario.mechanisms)
     clones = _clones(raw, index, names)
     lines = _lines(raw, index, scenario, clones)
-    tables = {
+    return {
         "patients": _patient_status(_patients(raw, index), lines),
         "lines": lines,
         "clones": clones,
@@ -364,10 +373,35 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFra
         "lineages": _lineages(raw, index, names),
         "scans": _scans(raw, index),
     }
-    return {name: as_stored(frame) for name, frame in tables.items()}
 
 
-def as_stored(frame: pd.DataFrame) -> pd.DataFrame:
-    """The table with the column types a parquet file gives back (strings, missing values),
-    so that results in memory equal results read from a folder."""
-    return pa.Table.from_pandas(frame, preserve_index=False).to_pandas()
+def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFrame]:
+    """Named tables (``TABLES``) for one chunk of patients, with the column types a parquet
+    file gives back."""
+    return from_arrow(to_arrow(chunk_frames(raw, scenario)))
+
+
+#: A chunk's tables as Arrow tables: what chunks are written from, sent and joined as.
+ArrowTables = dict[str, pa.Table]
+
+
+def to_arrow(frames: dict[str, pd.DataFrame]) -> ArrowTables:
+    return {
+        name: pa.Table.from_pandas(frame, preserve_index=False) for name, frame in frames.items()
+    }
+
+
+def from_arrow(tables: ArrowTables) -> dict[str, pd.DataFrame]:
+    """The tables as pandas DataFrames, typed as when read from a parquet file (strings,
+    missing values), so that results in memory equal results read from a folder."""
+    return {name: table.to_pandas() for name, table in tables.items()}
+
+
+def join_arrow(parts: list[ArrowTables]) -> ArrowTables:
+    """The tables of consecutive chunks as one (a table empty in every chunk keeps the first
+    chunk's columns; an empty chunk's columns of unknown type take the others' types)."""
+    joined = {}
+    for name in TABLES:
+        tables = [part[name] for part in parts if part[name].num_rows] or [parts[0][name]]
+        joined[name] = pa.concat_tables(tables, promote_options="default")
+    return joined

@@ -10,15 +10,14 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from refractory.cohort import Term, check_draws, cohort_rows, cohort_terms, draw
 from refractory.compile import compile_model
-from refractory.engine import Engine, engine_runner
+from refractory.engine import Engine, RawChunk, engine_runner
 from refractory.errors import ScenarioError
 from refractory.kernels.model import P_OVERFLOW, PatientModel
 from refractory.provenance import environment
-from refractory.results import Results, concat_tables, tables_from_chunk
+from refractory.results import ArrowTables, Results, chunk_frames, from_arrow, join_arrow, to_arrow
 from refractory.scenario import Scenario, load_scenario, with_overrides
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 from refractory.variation import Variant, tag_tables, variants
@@ -113,16 +112,24 @@ class Planned(NamedTuple):
     terms: tuple[Term, ...] | None
 
 
-def run_chunk(
+class Simulated(NamedTuple):
+    """A chunk simulated, before its tables are made: the kernels' outputs and, with a
+    cohort, the patients' drawn values."""
+
+    raw: RawChunk
+    drawn: dict[str, np.ndarray] | None
+
+
+def simulate_chunk(
     engine: Engine,
     planned: Planned,
     start: int,
     stop: int,
     trace: int,
     settings: EngineSettings,
-) -> dict[str, pd.DataFrame]:
-    """The tables of patients start .. stop - 1 of one variant (sweep point and arm); with a
-    cohort, each patient runs its own drawn values."""
+) -> Simulated:
+    """Patients start .. stop - 1 of one variant (sweep point and arm); with a cohort, each
+    patient runs its own drawn values."""
     variant, model, terms = planned
     scenario = variant.scenario
     seed = scenario.scenario.seed
@@ -130,7 +137,26 @@ def run_chunk(
     rows = cohort_rows(model, terms, drawn) if terms else None
     raw = engine(model, seed, start, stop - start, trace, settings, rows)
     _refuse_overflow(raw.outputs.patient[:, P_OVERFLOW], start, variant)
-    return tag_tables(tables_from_chunk(raw, scenario), variant, drawn)
+    return Simulated(raw, drawn)
+
+
+def chunk_tables(planned: Planned, simulated: Simulated) -> ArrowTables:
+    """A simulated chunk's tables as Arrow tables, with the columns naming its variant."""
+    scenario = planned.variant.scenario
+    frames = chunk_frames(simulated.raw, scenario)
+    return to_arrow(tag_tables(frames, planned.variant, simulated.drawn))
+
+
+def run_chunk(
+    engine: Engine,
+    planned: Planned,
+    start: int,
+    stop: int,
+    trace: int,
+    settings: EngineSettings,
+) -> ArrowTables:
+    """The tables of patients start .. stop - 1 of one variant, as Arrow tables."""
+    return chunk_tables(planned, simulate_chunk(engine, planned, start, stop, trace, settings))
 
 
 def _refuse_overflow(flags, start: int, variant: Variant) -> None:
@@ -208,5 +234,5 @@ def simulate(
     return Results(
         folder=None,
         manifest=manifest(scenario, (first, stop), trace, device, settings),
-        **concat_tables(parts),
+        **from_arrow(join_arrow(parts)),
     )

@@ -17,7 +17,6 @@ import pandas as pd
 
 from refractory.errors import ScenarioError, number, quoted
 from refractory.lessons import set_path
-from refractory.results import as_stored
 from refractory.scenario import Scenario, Sweep, parse_scenario
 
 #: The tables an arm may change: treatment and monitoring, never the tumour before treatment.
@@ -250,7 +249,5 @@ def tag_tables(
             continue
         else:
             columns.append(frame)
-        tagged[name] = pd.concat([c.reset_index(drop=True) for c in columns], axis=1).pipe(
-            as_stored
-        )
+        tagged[name] = pd.concat([c.reset_index(drop=True) for c in columns], axis=1)
     return tagged
