@@ -15,6 +15,7 @@ from refractory.benchmarks import (  # noqa: E402
     cohort,
     compartment,
     gpu,
+    pipeline,
     reference,
     startup,
 )
@@ -78,6 +79,7 @@ def run_suite(quick: bool, out: Path) -> str:
     rows += reference.rows(quick)
     rows += startup.compile_times(compartment.TWO_DRUGS)
     rows += startup.batch_throughput(quick)
+    rows += pipeline.rows(quick)
     rows += cohort.rows(quick)
     rows += gpu.rows(quick)
     rows += cluster.rows(quick)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from refractory.compile import genotype_names
 from refractory.engine import RawChunk
@@ -113,12 +114,21 @@ def load(folder: str | Path) -> Results:
             "manifest says the batch finished. Run the same `refractory run` command again to "
             "rewrite the tables."
         )
-    tables = {
-        name: pd.read_parquet(path)
-        for name in TABLES
-        if (path := folder / f"{name}.parquet").exists()
-    }
-    return Results(folder=folder, manifest=manifest, **tables)
+    return Results(folder=folder, manifest=manifest, **read_tables(folder))
+
+
+def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """The tables of a results folder: each a folder of chunk files read in name order (a
+    single file in folders of earlier versions); a table the folder lacks is left out."""
+    tables = {}
+    for name in TABLES:
+        path = folder / f"{name}.parquet"
+        if path.is_dir():
+            files = sorted(str(p) for p in path.glob("*.parquet") if not p.name.startswith("."))
+            tables[name] = ds.dataset(files, format="parquet").to_table().to_pandas()
+        elif path.exists():
+            tables[name] = pd.read_parquet(path)
+    return tables
 
 
 def _patients(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
@@ -258,8 +268,7 @@ def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.Data
             "end_reason": _decode(flat[:, k.L_END_REASON], END_REASONS),
         }
     )
-    frame = _line_status(frame, flat, scenario)
-    return frame.merge(_drivers(clones), on=["patient", "line"], how="left")
+    return _line_status(frame, flat, scenario).assign(**_drivers(clones, patient, line))
 
 
 def _decode(codes: np.ndarray, words: dict[int, str]) -> np.ndarray:
@@ -324,11 +333,12 @@ def _patient_status(patients: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame
 
 def _scans(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
     """Every measurement of the burden: day, line followed (0: none), measured and true."""
-    p, r = np.nonzero(~np.isnan(raw.outputs.scans[:, :, k.S_DAY]))
-    rows = raw.outputs.scans[p, r]
+    scans = raw.outputs.scans
+    taken = ~np.isnan(scans[:, :, k.S_DAY].ravel())
+    rows = scans.reshape(-1, scans.shape[2])[taken]
     return pd.DataFrame(
         {
-            "patient": index[p],
+            "patient": np.repeat(index, scans.shape[1])[taken],
             "day": rows[:, k.S_DAY],
             "line": rows[:, k.S_LINE].astype(np.int64),
             "measured_cells": rows[:, k.S_MEASURED],
@@ -338,24 +348,31 @@ def _scans(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _drivers(clones: pd.DataFrame) -> pd.DataFrame:
-    """The largest clone at each progression: what drove it (its mechanisms, site and
-    phenotype), and whether it pre-existed."""
-    moments = clones["moment"].unique()
-    lines = {m: int(m.removeprefix("progression_")) for m in moments if m.startswith("progr")}
-    at_progression = clones[clones["moment"].isin(list(lines))]
-    largest = at_progression.sort_values("cells", ascending=False, kind="stable")
-    largest = largest.drop_duplicates(["patient", "moment"])
-    return pd.DataFrame(
-        {
-            "patient": largest["patient"].to_numpy(),
-            "line": largest["moment"].map(lines).to_numpy(np.int64),
-            "driver_mechanisms": largest["mechanisms"].to_numpy(),
-            "driver_site": largest["site"].to_numpy(),
-            "driver_phenotype": largest["phenotype"].to_numpy(),
-            "driver_preexisting": largest["preexisting"].to_numpy(),
-        }
-    )
+def _drivers(clones: pd.DataFrame, patient: np.ndarray, line: np.ndarray) -> dict:
+    """For each (patient, line) row, the largest clone at that line's progression (the first
+    listed among equals): what drove it (its mechanisms, site and phenotype) and whether it
+    pre-existed; None where the line did not progress."""
+    moments = clones["moment"].to_numpy()
+    names = pd.unique(moments)
+    number = {m: int(m.removeprefix("progression_")) for m in names if m.startswith("progr")}
+    clone_line = pd.Series(moments).map(number).fillna(0).to_numpy(np.int64)
+    stride = int(max(line.max(initial=0), clone_line.max(initial=0))) + 1
+    at = np.flatnonzero(clone_line > 0)
+    key = clones["patient"].to_numpy()[at] * stride + clone_line[at]
+    order = np.lexsort((at, -clones["cells"].to_numpy()[at], key))  # key, most cells, first
+    keys, first = np.unique(key[order], return_index=True)
+    largest = at[order[first]]
+    wanted = patient * stride + line
+    slot = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    found = (keys[slot] == wanted) if len(keys) else np.zeros(len(wanted), bool)
+    columns = {}
+    for column, source in zip(
+        DRIVER_COLUMNS, ("mechanisms", "site", "phenotype", "preexisting"), strict=True
+    ):
+        values = np.full(len(wanted), None, dtype=object)
+        values[found] = clones[source].to_numpy()[largest[slot[found]]]
+        columns[column] = values
+    return columns
 
 
 def chunk_frames(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFrame]:
@@ -385,9 +402,107 @@ def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFra
 ArrowTables = dict[str, pa.Table]
 
 
+_TEXT, _REAL, _WHOLE, _FLAG = pa.string(), pa.float64(), pa.int64(), pa.bool_()
+_CLONE_TYPES = {"mechanisms": _TEXT, "parent_mechanisms": _TEXT, "site": _TEXT}
+#: The stored type of every column, so that every chunk of a table has the same schema (an
+#: empty chunk's text columns would otherwise have none) and a table's chunk files read as
+#: one dataset.
+COLUMN_TYPES = {
+    "patients": {
+        "patient": _WHOLE,
+        "cured": _FLAG,
+        "refractory": _FLAG,
+        "days_to_refractory": _REAL,
+        "lethal": _FLAG,
+        "days_to_lethal": _REAL,
+        "days_to_detection": _REAL,
+        "cells_at_start": _WHOLE,
+        "resistant_cells_at_start": _WHOLE,
+        "cells_at_end": _WHOLE,
+        "lines_received": _WHOLE,
+        "end_day": _REAL,
+        "relapsed": _FLAG,
+        "primary_refractory": _FLAG,
+        "status": _TEXT,
+    },
+    "lines": {
+        "patient": _WHOLE,
+        "line": _WHOLE,
+        "drugs": _TEXT,
+        "start_day": _REAL,
+        "end_day": _REAL,
+        "best_response": _TEXT,
+        "progressed": _FLAG,
+        "days_to_progression": _REAL,
+        "end_reason": _TEXT,
+        "progressed_on_treatment": _FLAG,
+        "relapse": _FLAG,
+        "primary_refractory": _FLAG,
+        "early_progression": _FLAG,
+        "doses_scheduled": _WHOLE,
+        "doses_taken": _WHOLE,
+        "days_on_drug": _REAL,
+        "driver_mechanisms": _TEXT,
+        "driver_site": _TEXT,
+        "driver_phenotype": _TEXT,
+        "driver_preexisting": _FLAG,
+    },
+    "clones": {
+        "patient": _WHOLE,
+        "moment": _TEXT,
+        "day": _REAL,
+        **_CLONE_TYPES,
+        "phenotype": _TEXT,
+        "cells": _WHOLE,
+        "first_seen_day": _REAL,
+        "preexisting": _FLAG,
+    },
+    "trace": {
+        "patient": _WHOLE,
+        "day": _REAL,
+        "line": _WHOLE,
+        **_CLONE_TYPES,
+        "phenotype": _TEXT,
+        "cells": _WHOLE,
+    },
+    "lineages": {
+        "patient": _WHOLE,
+        "moment": _TEXT,
+        "day": _REAL,
+        "barcode": _WHOLE,
+        "cells": _WHOLE,
+        "resistant_cells": _WHOLE,
+        "mechanisms": _TEXT,
+    },
+    "scans": {
+        "patient": _WHOLE,
+        "day": _REAL,
+        "line": _WHOLE,
+        "measured_cells": _REAL,
+        "true_cells": _WHOLE,
+        "on_drug": _FLAG,
+    },
+}
+#: Columns a run with a sweep, arms or a cohort adds (besides a number per varied path).
+GROUP_TYPES = {"point": _WHOLE, "arm": _TEXT}
+
+
+def column_type(table: str, column: str) -> pa.DataType:
+    """The stored type of a table's column (a varied path's values are numbers)."""
+    return COLUMN_TYPES[table].get(column) or GROUP_TYPES.get(column) or _REAL
+
+
 def to_arrow(frames: dict[str, pd.DataFrame]) -> ArrowTables:
+    """The tables as Arrow tables of their stored types (converted on this thread: arrow's
+    own threads cost more than they save on a chunk's tables)."""
     return {
-        name: pa.Table.from_pandas(frame, preserve_index=False) for name, frame in frames.items()
+        name: pa.Table.from_pandas(
+            frame,
+            schema=pa.schema([(c, column_type(name, c)) for c in frame.columns]),
+            preserve_index=False,
+            nthreads=1,
+        )
+        for name, frame in frames.items()
     }
 
 

@@ -143,12 +143,14 @@ def test_interrupted_batch_resumes_to_identical_files(small_scenario_file, tmp_p
     with pytest.raises(KeyboardInterrupt):
         run_batch(scenario, tmp_path / "resumed", chunk_size=10)
     monkeypatch.setattr(refractory.batch, "_write_chunk", real)
-    done = sorted(p.name for p in (tmp_path / "resumed" / "chunks").glob("*.patients.parquet"))
+    done = sorted(p.name for p in (tmp_path / "resumed" / "patients.parquet").glob("*.parquet"))
     assert len(done) == 3
     run_batch(scenario, tmp_path / "resumed", chunk_size=10)
     _assert_same(_frames(tmp_path / "straight"), _frames(tmp_path / "resumed"))
-    straight = sorted(p.name for p in (tmp_path / "straight").rglob("*.parquet"))
-    resumed = sorted(p.name for p in (tmp_path / "resumed").rglob("*.parquet"))
+    straight = sorted(
+        p.relative_to(tmp_path / "straight") for p in (tmp_path / "straight").rglob("*")
+    )
+    resumed = sorted(p.relative_to(tmp_path / "resumed") for p in (tmp_path / "resumed").rglob("*"))
     assert straight == resumed
 
 

@@ -75,7 +75,7 @@ def _assert_same(a: Path, b: Path) -> None:
 
 
 def _chunks_written(out: Path) -> int:
-    return len(list((out / "chunks").glob("*.patients.parquet")))
+    return len(list((out / "patients.parquet").glob("*.parquet")))
 
 
 def _command(*args: str) -> list[str]:
@@ -124,8 +124,9 @@ def test_local_cluster_gives_the_tables_of_one_process(small_scenario_file, tmp_
     assert done.returncode == 0, done.stderr
     assert "Dask dashboard: http://127.0.0.1:" in done.stderr
     _assert_same(one, tmp_path / "cluster")
-    assert sorted(p.name for p in one.rglob("*.parquet")) == sorted(
-        p.name for p in (tmp_path / "cluster").rglob("*.parquet")
+    cluster = tmp_path / "cluster"
+    assert sorted(p.relative_to(one) for p in one.rglob("*.parquet")) == sorted(
+        p.relative_to(cluster) for p in cluster.rglob("*.parquet")
     )
 
 

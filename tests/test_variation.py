@@ -127,7 +127,7 @@ def test_a_batch_of_a_trial_resumes_per_point_arm_and_chunk(tmp_path, monkeypatc
     resumed = refractory.run_batch(scenario, tmp_path / "out", chunk_size=10)
     for name, frame in expected.tables().items():
         pd.testing.assert_frame_equal(getattr(resumed, name), frame, obj=name)
-    assert len(list((tmp_path / "out" / "chunks").glob("*.patients.parquet"))) == 2 * 2 * 3
+    assert len(list((tmp_path / "out" / "patients.parquet").glob("*.parquet"))) == 2 * 2 * 3
 
 
 @pytest.mark.parametrize(
