@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from refractory.engine import Engine
 from refractory.errors import ScenarioError
 from refractory.limits import check_memory
-from refractory.results import MANIFEST, TABLES, ArrowTables, Results, read_tables
+from refractory.results import MANIFEST, TABLES, ArrowTables, Results
 from refractory.scenario import Scenario, scenario_hash
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 from refractory.simulation import (
@@ -199,7 +199,8 @@ def run_batch(
     chunks: Chunks = in_process,
 ) -> Results:
     """Simulate the scenario's patients into the folder ``out``, resuming finished chunks,
-    and return the Results read back from it (the tables ``simulate`` gives in memory).
+    and return its Results (the tables ``simulate`` gives in memory, read from the folder
+    when first used).
 
     ``scenario``, ``patients``, ``seed``, ``engine``, ``device``, ``patient_range``,
     ``trace`` and ``settings`` are as for ``refractory.simulate``; ``source`` names the
@@ -253,11 +254,10 @@ def run_batch(
             bar.update(task.patients)
     files = [(task.start, task.stop, key[task]) for task in tasks]
     _remove_stale_chunks(out, files)
-    tables = read_tables(out)
     record["status"] = "complete"
     record["seconds"] = round(time.perf_counter() - started, 3)
     write_json(record, out / MANIFEST)
-    return Results(folder=out, manifest=record, **tables)
+    return Results(folder=out, manifest=record)  # tables read when first used
 
 
 def _write_chunk(out: Path, start: int, stop: int, key: str, tables: Tables) -> None:

@@ -11,7 +11,7 @@ manifest, whether made in memory (``refractory.simulate``) or read from a result
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -47,17 +47,27 @@ class ResultsError(ValueError):
 class Results:
     """A run's tables and manifest (the scenario as run, seed, engine, settings, versions).
 
-    ``folder`` is where they were written (None for a run in memory).
+    ``folder`` is where they were written (None for a run in memory). A table not given is
+    read from the folder when first used (so a large batch's tables are held only as they
+    are needed); without a folder it is empty.
     """
 
     folder: Path | None
     manifest: dict
-    patients: pd.DataFrame
-    lines: pd.DataFrame
-    clones: pd.DataFrame
-    trace: pd.DataFrame
-    scans: pd.DataFrame = field(default_factory=pd.DataFrame)
-    lineages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    patients: pd.DataFrame | None = None
+    lines: pd.DataFrame | None = None
+    clones: pd.DataFrame | None = None
+    trace: pd.DataFrame | None = None
+    scans: pd.DataFrame | None = None
+    lineages: pd.DataFrame | None = None
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if value is None and name in TABLES:
+            folder = object.__getattribute__(self, "folder")
+            value = pd.DataFrame() if folder is None else read_table(folder, name)
+            object.__setattr__(self, name, value)  # read once
+        return value
 
     @property
     def name(self) -> str:
@@ -114,21 +124,19 @@ def load(folder: str | Path) -> Results:
             "manifest says the batch finished. Run the same `refractory run` command again to "
             "rewrite the tables."
         )
-    return Results(folder=folder, manifest=manifest, **read_tables(folder))
+    return Results(folder=folder, manifest=manifest)
 
 
-def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    """The tables of a results folder: each a folder of chunk files read in name order (a
-    single file in folders of earlier versions); a table the folder lacks is left out."""
-    tables = {}
-    for name in TABLES:
-        path = folder / f"{name}.parquet"
-        if path.is_dir():
-            files = sorted(str(p) for p in path.glob("*.parquet") if not p.name.startswith("."))
-            tables[name] = ds.dataset(files, format="parquet").to_table().to_pandas()
-        elif path.exists():
-            tables[name] = pd.read_parquet(path)
-    return tables
+def read_table(folder: Path, name: str) -> pd.DataFrame:
+    """A table of a results folder: a folder of chunk files read in name order (a single
+    file in folders of earlier versions); empty where the folder lacks it."""
+    path = folder / f"{name}.parquet"
+    if path.is_dir():
+        files = sorted(str(p) for p in path.glob("*.parquet") if not p.name.startswith("."))
+        return ds.dataset(files, format="parquet").to_table().to_pandas()
+    if path.exists():
+        return pd.read_parquet(path)
+    return pd.DataFrame()
 
 
 def _patients(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
