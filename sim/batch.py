@@ -204,7 +204,7 @@ def run_batch(
 
     ``scenario``, ``patients``, ``seed``, ``engine``, ``device``, ``patient_range``,
     ``trace`` and ``settings`` are as for ``refractory.simulate``; ``source`` names the
-    scenario in errors. Chunks of ``chunk_size`` patients (default 2000; 100,000 on the GPU)
+    scenario in errors. Chunks of ``chunk_size`` patients (default 5000; 100,000 on the GPU)
     are written atomically, so an interrupted batch resumes where it stopped; a chunk already
     written on either device is kept (both give the same distributions). ``chunks`` runs the
     missing chunks (default: in this process; ``refractory.cluster`` runs them on a Dask

@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "--chunk-size",
         type=_positive,
         default=None,
-        help="patients per chunk written (default 2000; 100000 on the GPU)",
+        help="patients per chunk written (default 5000; 100000 on the GPU)",
     )
     run.add_argument(
         "--trace",

@@ -22,8 +22,11 @@ from refractory.scenario import Scenario, load_scenario, with_overrides
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 from refractory.variation import Variant, tag_tables, variants
 
-#: Patients per chunk on the CPU (the unit written and resumed by batches).
-DEFAULT_CHUNK = 2000
+#: Patients per chunk on the CPU (the unit written and resumed by batches): making and
+#: writing a chunk's tables costs about 40 ms whatever its size, so chunks of 5,000 keep the
+#: batch within a few percent of the kernel's rate (refractory.benchmarks.pipeline), while an
+#: interrupted batch loses at most one chunk.
+DEFAULT_CHUNK = 5000
 #: Patients per chunk on the GPU: a launch needs about 1e5 patients to fill one.
 DEFAULT_GPU_CHUNK = 100_000
 #: Patients whose every clone at every scan is recorded (the ``trace`` table).
