@@ -1,12 +1,15 @@
 """Batches: reproducibility across threads, chunks and resumption; the output files."""
 
 import json
+import shutil
 
 import numba
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+import refractory
 from refractory.batch import run_batch
 from refractory.errors import ScenarioError
 from refractory.scenario import load_scenario, with_overrides
@@ -197,3 +200,58 @@ def test_trace_follows_the_first_patients_scan_by_scan(small_scenario_file, tmp_
     for mechanisms, parent in zip(mutants.mechanisms, mutants.parent_mechanisms, strict=True):
         gained = set(mechanisms.split("+")) - set(parent.split("+") if parent else [])
         assert len(gained) == 1, (mechanisms, parent)
+
+
+def test_each_table_is_a_dataset_of_chunk_files_any_parquet_reader_reads(
+    small_scenario_file, tmp_path
+):
+    """A table is a folder with one file per chunk, in run order by name, all of one schema:
+    pandas reads the folder as the table, equal to what refractory.load gives."""
+    out = tmp_path / "out"
+    run_batch(load_scenario(small_scenario_file), out, chunk_size=25, trace=30)
+    files = sorted(p.name for p in (out / "patients.parquet").iterdir())
+    assert files == [
+        "000000000-000000024.parquet",
+        "000000025-000000049.parquet",
+        "000000050-000000059.parquet",
+    ]
+    loaded = refractory.load(out)
+    for name in ("patients", "lines", "clones", "trace", "scans", "lineages"):
+        schemas = {pq.read_schema(p) for p in (out / f"{name}.parquet").iterdir()}
+        assert len(schemas) == 1, name  # the third chunk traces nobody: same schema anyway
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / f"{name}.parquet"), getattr(loaded, name), check_exact=True
+        )
+
+
+def test_results_read_a_table_only_when_it_is_used(small_scenario_file, tmp_path, monkeypatch):
+    import refractory.results
+
+    read = []
+    real = refractory.results.read_table
+    monkeypatch.setattr(
+        refractory.results,
+        "read_table",
+        lambda folder, name: read.append(name) or real(folder, name),
+    )
+    results = run_batch(load_scenario(small_scenario_file), tmp_path / "out")
+    assert read == []
+    assert len(results.patients) == 60 and len(results.patients) == 60
+    assert read == ["patients"]
+
+
+def test_a_folder_of_the_older_layout_is_rewritten_as_datasets(small_scenario_file, tmp_path):
+    """Folders of earlier versions kept chunks in chunks/ and merged each table into one
+    file: a run into such a folder replaces both and gives the same tables."""
+    scenario = load_scenario(small_scenario_file)
+    out = tmp_path / "out"
+    expected = _frames(run_batch(scenario, out, chunk_size=25).folder)
+    for name in ("patients", "lines", "clones", "trace", "scans", "lineages"):
+        table = pd.read_parquet(out / f"{name}.parquet")
+        shutil.rmtree(out / f"{name}.parquet")
+        table.to_parquet(out / f"{name}.parquet")
+    (out / "chunks").mkdir()
+    (out / "chunks" / "000000000-000000024.patients.parquet").write_bytes(b"old")
+    run_batch(scenario, out, chunk_size=25)
+    assert not (out / "chunks").exists() and (out / "patients.parquet").is_dir()
+    _assert_same(expected, _frames(out))
