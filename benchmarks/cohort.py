@@ -10,11 +10,10 @@ tables) on all threads, alternating, in one process.
 Run alone with ``python -m refractory.benchmarks.cohort [--quick]``.
 """
 
-import argparse
 import statistics
 
 from refractory.benchmarks.compartment import TWO_DRUGS
-from refractory.benchmarks.measure import Row, machine, median_seconds
+from refractory.benchmarks.measure import Row, median_seconds, run_alone
 from refractory.engine import run_compartment
 from refractory.scenario import load_scenario, parse_scenario
 from refractory.settings import DEFAULT_SETTINGS
@@ -84,14 +83,5 @@ def rows(quick: bool) -> list[Row]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    quick = parser.parse_args().quick
-    print(machine())
-    for row in rows(quick):
-        print(row.as_dict())
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(rows, __doc__.splitlines()[0])

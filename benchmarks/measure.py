@@ -70,6 +70,18 @@ def python_in_fresh_process(code: str, env_extra: dict | None = None) -> str:
     return result.stdout
 
 
+def run_alone(rows: Callable[[bool], list[Row]], description: str) -> None:
+    """A benchmark module run as a script: ``--quick`` for smaller workloads, the machine,
+    then its rows as a markdown table."""
+    import argparse
+
+    from refractory.benchmarks.suite import markdown
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="smaller workloads")
+    print(markdown(rows(parser.parse_args().quick), machine()))
+
+
 def machine() -> dict:
     """What the figures were measured on (the same record as a run's manifest)."""
     import numba

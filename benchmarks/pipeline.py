@@ -10,7 +10,6 @@ their patients per second.
 Run alone with ``python -m refractory.benchmarks.pipeline [--quick]``.
 """
 
-import argparse
 import shutil
 import statistics
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from refractory.batch import run_batch
 from refractory.benchmarks.compartment import TWO_DRUGS
-from refractory.benchmarks.measure import Row, machine
+from refractory.benchmarks.measure import Row, run_alone
 from refractory.compile import compile_model
 from refractory.engine import run_compartment
 from refractory.scenario import load_scenario
@@ -87,14 +86,5 @@ def rows(quick: bool) -> list[Row]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    quick = parser.parse_args().quick
-    print(machine())
-    for row in rows(quick):
-        print(row.as_dict())
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(rows, __doc__.splitlines()[0])

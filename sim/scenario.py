@@ -490,6 +490,14 @@ DESIGNS = ("grid", "latin_hypercube", "sobol", "halton")
 SCALES = ("linear", "log")
 
 
+def _inline_table(data: Any, example: str) -> dict:
+    """A path's inline table without the None values a dumped scenario carries; a Problem
+    showing ``example`` when it is not a table."""
+    if not isinstance(data, dict):
+        raise Problem(f"must be a table such as {example}", given=data)
+    return {key: value for key, value in data.items() if value is not None}
+
+
 class SweepAxis(_Table):
     """One swept field: its values (grid), or its range (sampled designs)."""
 
@@ -501,13 +509,7 @@ class SweepAxis(_Table):
     @model_validator(mode="before")
     @classmethod
     def _numbers(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise Problem(
-                "must be a table such as { values = [1e-9, 1e-8] } or "
-                '{ low = 1e8, high = 1e11, scale = "log" }',
-                given=data,
-            )
-        data = {key: value for key, value in data.items() if value is not None}
+        data = _inline_table(data, "{ values = [1e-9, 1e-8] } or { low = 1e8, high = 1e11 }")
         for key in ("low", "high"):
             if key in data and _finite(data[key]) is None:
                 raise Problem("must be a finite number", given=data[key], loc=(key,))
@@ -621,13 +623,7 @@ class Distribution(_Table):
     @model_validator(mode="before")
     @classmethod
     def _finite_numbers(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise Problem(
-                'must be a table such as { distribution = "lognormal", median = 0.14, '
-                "sigma = 0.1 }",
-                given=data,
-            )
-        data = {key: value for key, value in data.items() if value is not None}
+        data = _inline_table(data, '{ distribution = "lognormal", median = 0.14, sigma = 0.1 }')
         for key, value in data.items():
             if key in ("values", "weights"):
                 if (
