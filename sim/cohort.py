@@ -123,10 +123,10 @@ def _patient_error(
         f"{path} = {number(float(value))} from {scenario.cohort.axes[path].describe()}"
         for path, value in values.items()
     )
-    detail = str(error).removeprefix(f"{source}: ").rstrip(".")
     return ScenarioError(
         source,
-        f"cohort: patient {patient} draws {drawn}, which is not a valid scenario: {detail}",
+        f"cohort: patient {patient} draws {drawn}, which is not a valid scenario: "
+        f"{error.problem}",
         "Bound the distribution (low and high of a normal, or a distribution whose every value "
         "is allowed), or change its parameters in [cohort].",
         field=error.field,
@@ -235,9 +235,8 @@ def cohort_terms(
                 for x in (x1, x2, 0.5 * (x1 + x2))
             ]
         except ScenarioError as error:
-            detail = str(error).removeprefix(f"{source}: ").rstrip(".")
             raise _refuse(
-                source, path, f"at its quartiles, the other fields as in the file: {detail}"
+                source, path, f"at its quartiles, the other fields as in the file: {error.problem}"
             ) from None
         if any(_sizes(m) != _sizes(model) for m in models):
             raise _refuse(

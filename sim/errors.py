@@ -27,6 +27,7 @@ class ScenarioError(ValueError):
     def __init__(self, path: str, problem: str, fix: str, field: str | None = None):
         self.path = path
         self.field = field
+        self.problem = " ".join(problem.split())  # what is wrong, without the file and fix
         super().__init__(" ".join(f"{path}: {problem}. {fix}".split()))
 
 
