@@ -232,7 +232,7 @@ def _print_summary(folder: Path) -> None:
     from refractory.results import load
 
     print(format_summary(load(folder)))
-    print(f"\nResults written to {folder}/ (tables as .parquet files, manifest.json)")
+    print(f"\nResults written to {folder}/ (each table a parquet dataset, manifest.json)")
 
 
 def _check(args) -> None:
