@@ -4,8 +4,8 @@ The cohort draws four fields of the two-drug scenario per patient (growth, death
 mutation rates) from distributions so narrow that every patient does the same work as in
 the fixed scenario on average; the difference in time per patient is then the cost of
 drawing the values, building the per-patient model rows and reading them in the kernel.
-Both run the same chunk path (refractory.simulation.run_chunk: values, rows, kernel,
-tables) on all threads, alternating, in one process.
+Both run the same chunk path (refractory.simulation.simulate_chunk and chunk_tables:
+values, rows, kernel, tables) on all threads, alternating, in one process.
 
 Run alone with ``python -m refractory.benchmarks.cohort [--quick]``.
 """
@@ -17,7 +17,7 @@ from refractory.benchmarks.measure import Row, median_seconds, run_alone
 from refractory.engine import run_compartment
 from refractory.scenario import load_scenario, parse_scenario
 from refractory.settings import DEFAULT_SETTINGS
-from refractory.simulation import plan, run_chunk
+from refractory.simulation import chunk_tables, plan, simulate_chunk
 
 SECTION = "cohort"
 #: Relative spread of the drawn values (lognormal sigma): small enough that the patients'
@@ -51,7 +51,9 @@ def rows(quick: bool) -> list[Row]:
     fixed, cohort = _planned(False), _planned(True)
 
     def chunk(planned):
-        return lambda: run_chunk(run_compartment, planned, 0, patients, 0, DEFAULT_SETTINGS)
+        return lambda: chunk_tables(
+            planned, simulate_chunk(run_compartment, planned, 0, patients, 0, DEFAULT_SETTINGS)
+        )
 
     chunk(fixed)()
     chunk(cohort)()  # compiled and warm before timing

@@ -125,8 +125,7 @@ def _patient_error(
     )
     return ScenarioError(
         source,
-        f"cohort: patient {patient} draws {drawn}, which is not a valid scenario: "
-        f"{error.problem}",
+        f"cohort: patient {patient} draws {drawn}, which is not a valid scenario: {error.problem}",
         "Bound the distribution (low and high of a normal, or a distribution whose every value "
         "is allowed), or change its parameters in [cohort].",
         field=error.field,

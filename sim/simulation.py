@@ -150,18 +150,6 @@ def chunk_tables(planned: Planned, simulated: Simulated) -> ArrowTables:
     return to_arrow(tag_tables(frames, planned.variant, simulated.drawn))
 
 
-def run_chunk(
-    engine: Engine,
-    planned: Planned,
-    start: int,
-    stop: int,
-    trace: int,
-    settings: EngineSettings,
-) -> ArrowTables:
-    """The tables of patients start .. stop - 1 of one variant, as Arrow tables."""
-    return chunk_tables(planned, simulate_chunk(engine, planned, start, stop, trace, settings))
-
-
 def _refuse_overflow(flags, start: int, variant: Variant) -> None:
     """A patient whose engine ran out of room dropped cells, so its results would be wrong:
     stop the run with the patients and the settings that bound them (finished chunks stay)."""
@@ -230,8 +218,8 @@ def simulate(
     planned = plan(scenario, source, settings)
     check_cohort(planned, first, stop)
     parts = [
-        run_chunk(run, variant, start, end, trace, settings)
-        for variant in planned
+        chunk_tables(each, simulate_chunk(run, each, start, end, trace, settings))
+        for each in planned
         for start, end in chunk_ranges(first, stop, default_chunk(device))
     ]
     return Results(
