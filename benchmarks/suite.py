@@ -15,6 +15,7 @@ from refractory.benchmarks import (  # noqa: E402
     cohort,
     compartment,
     gpu,
+    growing,
     pipeline,
     reference,
     startup,
@@ -76,6 +77,7 @@ def run_suite(quick: bool, out: Path) -> str:
     scaling_rows, curves = compartment.scaling(quick)
     rows += scaling_rows
     rows += agent.rows(quick)
+    rows += growing.rows(quick)
     rows += reference.rows(quick)
     rows += startup.compile_times(compartment.TWO_DRUGS)
     rows += startup.batch_throughput(quick)
