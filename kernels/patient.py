@@ -121,8 +121,10 @@ from refractory.kernels.treatment import (
 
 @njit(cache=True, _nrt=False)
 def _advance(state, model, work, t, t_stop, threshold):
-    """Advance the tumour with the model's engine (cell by cell, or clone transitions)."""
-    if model.engine == ENGINE_AGENT:
+    """Advance the tumour with the model's engine: cell by cell (the agent engine with
+    barcodes), or on the clone table (the compartment engine; the agent engine without
+    barcodes, whose ``exact_below`` is infinite: event by event at every size)."""
+    if model.engine == ENGINE_AGENT and model.agent_cells > 0:
         return agent_advance(
             state,
             model,

@@ -33,10 +33,28 @@ def agent_sizes(
     at most ``limit``), the size at which it labels cells (0: at treatment start) and the
     number of barcodes. A ScenarioError when every patient needs more than ``limit``: the
     tumour at treatment start (or at detection, untreated) is bigger. A patient that grows
-    past the room it has stops the run with its number (refractory.simulation)."""
+    past the room it has stops the run with its number (refractory.simulation). Without
+    barcodes (``barcode_at = "none"``) no cell is stored: (0, 0.0, 0); every event is still
+    simulated, so the tumour may grow to at most ``limit`` cells (a ScenarioError else)."""
     tumor = scenario.tumor
     untreated_growth = tumor.start == "single_cell" and not scenario.lines
     certain = tumor.detection_cells if untreated_growth else tumor.treatment_start_cells
+    needed = tumor.detection_cells if untreated_growth else tumor.lethal_cells
+    counting = scenario.agent.barcode_at == "none"
+    if counting and needed > limit:
+        where = "detection_cells" if untreated_growth else "lethal_cells"
+        raise ScenarioError(
+            source,
+            f"the agent engine simulates every event (about (b + d) / (b - d) per cell grown) "
+            f"up to {number(float(limit))} cells per patient, but patients of this scenario may "
+            f"reach {number(needed)} cells",
+            f"Lower {where} in [tumor] to at most {number(float(limit))}, raise "
+            'EngineSettings.agent_max_cells, or use engine = "compartment", whose exact '
+            "transitions cost the same at any size.",
+            field=f"tumor.{where}",
+        )
+    if counting:
+        return 0, 0.0, 0
     if certain > limit:
         where = "detection_cells" if tumor.start == "single_cell" else "clone"
         raise ScenarioError(
@@ -49,7 +67,6 @@ def agent_sizes(
             "size limit.",
             field=f"tumor.{where}",
         )
-    needed = tumor.detection_cells if untreated_growth else tumor.lethal_cells
     cells = min(math.ceil(needed), limit)
     barcode_at = scenario.agent.barcode_at
     if barcode_at != "detection":
@@ -106,7 +123,6 @@ def compile_model(
         progression_increase=float(scenario.monitoring.progression_increase),
         partial_response_decrease=float(scenario.monitoring.partial_response_decrease),
         visible_cells=float(scenario.effective_visible_cells),
-        exact_below=float(settings.exact_below_cells),
         max_log_growth=settings.max_log_growth_per_step,
         threshold_tolerance=settings.threshold_tolerance,
         max_clones=min(2 ** len(mechanisms) * _states(scenario), settings.max_clone_slots),
@@ -148,12 +164,20 @@ def _state_fields(scenario: Scenario, settings: EngineSettings) -> dict:
 
 
 def _engine_fields(scenario: Scenario, source: str, settings: EngineSettings) -> dict:
-    """The PatientModel fields that select and size the engine."""
+    """The PatientModel fields that select and size the engine. The agent engine runs event by
+    event at every size: cell by cell with barcodes, on the clone table without them."""
     if scenario.scenario.engine != "agent":
-        return {"engine": ENGINE_COMPARTMENT, "agent_cells": 0, "barcode_cells": 0.0, "barcodes": 0}
+        return {
+            "engine": ENGINE_COMPARTMENT,
+            "exact_below": float(settings.exact_below_cells),
+            "agent_cells": 0,
+            "barcode_cells": 0.0,
+            "barcodes": 0,
+        }
     cells, barcode_cells, barcodes = agent_sizes(scenario, source, settings.agent_max_cells)
     return {
         "engine": ENGINE_AGENT,
+        "exact_below": math.inf,
         "agent_cells": cells,
         "barcode_cells": barcode_cells,
         "barcodes": barcodes,

@@ -465,8 +465,8 @@ class Persister(_Table):
 
 
 def _barcode_moment(value: Any) -> str | float:
-    """[agent].barcode_at: "detection" or a number of cells (>= 1)."""
-    if value == "detection":
+    """[agent].barcode_at: "detection", "none" or a number of cells (>= 1)."""
+    if value in ("detection", "none"):
         return value
     size = _finite(value)
     if size is None or size < 1:
@@ -474,7 +474,9 @@ def _barcode_moment(value: Any) -> str | float:
     return size
 
 
-_BARCODE_RULE = '"detection" or a number of cells >= 1'
+_BARCODE_RULE = (
+    '"detection", "none" (no barcodes: cells counted, not stored) or a number of cells >= 1'
+)
 
 
 class Agent(_Table):
@@ -952,7 +954,7 @@ def _require_populated(sanctuary: Sanctuary, tumor: Tumor) -> None:
 
 def _require_barcode_size(barcode_at: str | float, tumor: Tumor) -> None:
     """A number of cells to label at must be reached while the tumour grows to detection."""
-    if barcode_at == "detection":
+    if barcode_at in ("detection", "none"):
         return
     if tumor.start != "single_cell" or barcode_at > tumor.detection_cells:
         raise Problem(

@@ -16,6 +16,7 @@ from refractory.batch import run_batch
 from refractory.errors import ScenarioError
 from refractory.kernels import agent
 from refractory.kernels.clones import CELLS, META_SIZE, USED
+from refractory.kernels.model import P_EVENTS
 from refractory.results import TABLES
 from refractory.scenario import parse_scenario, with_overrides
 from refractory.settings import DEFAULT_SETTINGS
@@ -186,10 +187,36 @@ def test_a_lethal_size_above_the_room_runs_until_a_patient_needs_more(tmp_path):
         refractory.simulate(sc, patients=4, settings=settings)
 
 
+def test_without_barcodes_the_agent_engine_is_the_exact_event_loop_of_the_clone_table():
+    """barcode_at = "none": no cell is stored, and every patient is the compartment engine's
+    event-by-event simulation carried to every size (verified against theory with
+    exact_below forced up, tests/verification), bit for bit on the same streams; the
+    lineages table is empty."""
+    from refractory.compile import compile_model
+    from refractory.engine import run_agent, run_compartment
+
+    counting = parse_scenario(small(agent={"barcode_at": "none"}))
+    model = compile_model(counting)
+    assert model.agent_cells == 0 and model.barcodes == 0 and model.exact_below == math.inf
+    events = compile_model(with_overrides(counting, engine="compartment"))
+    events = events._replace(exact_below=math.inf)
+    agent_run, compartment_run = run_agent(model, 5, 0, 30, 3), run_compartment(events, 5, 0, 30, 3)
+    for name, array in zip(agent_run.outputs._fields, agent_run.outputs, strict=True):
+        assert np.array_equal(array, getattr(compartment_run.outputs, name), equal_nan=True), name
+    assert agent_run.lineages.patient.size == 0
+    assert (agent_run.outputs.patient[:, P_EVENTS] > 0).all()  # every event simulated
+
+
+def test_without_barcodes_the_size_is_bounded_by_the_events_it_costs():
+    sc = parse_scenario(small(agent={"barcode_at": "none"}, tumor={"lethal_cells": 1e9}))
+    with pytest.raises(ScenarioError, match=r"simulates every event .* may reach 1e\+09 cells"):
+        refractory.simulate(sc, patients=2)
+
+
 @pytest.mark.parametrize(
     ("agent_table", "says"),
     [
-        ({"barcode_at": "treatment"}, 'must be "detection" or a number of cells >= 1'),
+        ({"barcode_at": "treatment"}, 'must be "detection", "none" .* or a number of cells >= 1'),
         ({"barcode_at": 1e6}, "only when the tumour grows from a single cell"),
         ({"barcodes": 3}, "barcodes"),
     ],
