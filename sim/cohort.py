@@ -315,11 +315,7 @@ def cohort_rows(
         shared = rows[name]
         stacked = np.repeat(shared, count, axis=0)
         flat = stacked.reshape(count, -1)
-        for term in (t for t in terms if t.field == name):
-            values = drawn[term.path]
-            if term.slope == 1.0 and term.intercept == 0.0:
-                flat[:, term.index] = values
-            else:
-                flat[:, term.index] = term.intercept + term.slope * values
+        for term in (t for t in terms if t.field == name):  # 0 + 1 x is x, to the bit
+            flat[:, term.index] = term.intercept + term.slope * drawn[term.path]
         rows[name] = stacked
     return PatientModel(**rows)
