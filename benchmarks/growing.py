@@ -8,34 +8,49 @@ one neutral mechanism with probability 1e-3 per division, untreated, grown to ``
 cells (1e6; also 1e7 without ``--quick``). The agent engine stops on the event that reaches
 the size (as a lethal burden) and counts its events; rebop runs the same network for the
 mean time to that size, ln(size / 1,000) / 0.5 days, and its events are counted as their
-expectation, (b + d) / (b - d) x (size - 1,000). One thread each, medians of paired runs,
-compile and warm-up runs apart.
+expectation, (b + d) / (b - d) x (size - 1,000). The same event loop in C
+(benchmarks/reference/ssa.c, with and without barcodes) runs from each patient's generator
+state, its trajectory checked identical to the kernel's. One thread each, medians of paired
+runs, compile and warm-up runs apart.
 
 Run alone with ``python -m refractory.benchmarks.growing [--quick]``.
 """
 
 import math
 import statistics
+import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numba
 
 from refractory.benchmarks.measure import Row, run_alone
 from refractory.benchmarks.peers import INSTALL
+from refractory.benchmarks.reference import (
+    Network,
+    build,
+    final_cells,
+    missing_compiler_row,
+    run_reference,
+)
 from refractory.compile import compile_model
 from refractory.engine import run_agent
 from refractory.kernels.model import P_EVENTS
+from refractory.kernels.streams import patient_states
 from refractory.scenario import parse_scenario
 from refractory.settings import EngineSettings
 
 SECTION = "agent, growing"
 START, BIRTH, DEATH, MUTATION = 1000, 1.0, 0.5, 1e-3
+HORIZON = 1000.0
+NAMES = {"detection": "agent engine, barcodes", "none": "agent engine, counts only"}
 
 
 def _model(size: float, barcode_at: str):
     scenario = parse_scenario(
         {
-            "scenario": {"name": "bench-growing", "horizon_days": 1000.0, "engine": "agent"},
+            "scenario": {"name": "bench-growing", "horizon_days": HORIZON, "engine": "agent"},
             "tumor": {
                 "birth_rate": BIRTH,
                 "death_rate": DEATH,
@@ -50,13 +65,14 @@ def _model(size: float, barcode_at: str):
         "bench-growing",
     )
     settings = EngineSettings(agent_max_cells=int(size) + 1)
-    return compile_model(scenario, "bench-growing", settings), settings
+    return scenario, compile_model(scenario, "bench-growing", settings), settings
 
 
-def _agent(model, settings, seed: int) -> float:
+def _agent(model, settings, seed: int):
+    """Events per second of one patient's run, and the run."""
     started = time.perf_counter()
     chunk = run_agent(model, seed, 0, 1, 0, settings)
-    return float(chunk.outputs.patient[0, P_EVENTS]) / (time.perf_counter() - started)
+    return float(chunk.outputs.patient[0, P_EVENTS]) / (time.perf_counter() - started), chunk
 
 
 def _rebop(size: float):
@@ -90,28 +106,40 @@ def rows(quick: bool) -> list[Row]:
     numba.set_num_threads(1)
     out = []
     try:
-        for size in sizes:
-            out += _size_rows(size, repeats)
+        with tempfile.TemporaryDirectory() as folder:
+            binary = build(Path(folder))
+            for size in sizes:
+                out += _size_rows(size, repeats, binary)
     finally:
         numba.set_num_threads(threads)
     return out
 
 
-def _size_rows(size: float, repeats: int) -> list[Row]:
+def _size_rows(size: float, repeats: int, binary: Path | None) -> list[Row]:
     workload = f"1e3 -> {size:.0e} cells, b = 1, d = 0.5, 1 mutation, 1 thread"
-    runs = {how: _model(size, how) for how in ("detection", "none")}
+    runs = {how: _model(size, how) for how in NAMES}
     peer = _rebop(size)
-    rates = {how: [] for how in runs} | {"rebop": []}
+    rates = {how: [] for how in runs} | {"rebop": []} | {("C", how): [] for how in runs}
+    same = {how: True for how in runs}
     for seed in range(repeats + 1):  # seed 0: the warm-up, not kept
-        for how, (model, settings) in runs.items():
-            rates[how].append(_agent(model, settings, seed))
+        for how, (scenario, model, settings) in runs.items():
+            rate, chunk = _agent(model, settings, seed)
+            rates[how].append(rate)
+            if binary:
+                network = Network(START, BIRTH, DEATH, MUTATION, 0.0, HORIZON, int(size))
+                network = replace(network, barcodes=how != "none")
+                events, seconds, final = run_reference(
+                    binary, network, patient_states(seed, 0, 1)[0]
+                )
+                rates["C", how].append(events / seconds)
+                same[how] &= events == chunk.outputs.patient[0, P_EVENTS]
+                same[how] &= final == final_cells(chunk, scenario)
         if peer:
             rates["rebop"].append(peer(seed))
-    names = {"detection": "agent engine, barcodes", "none": "agent engine, counts only"}
     out = [
         Row(
             SECTION,
-            f"{names[how]}, {workload}",
+            f"{NAMES[how]}, {workload}",
             "events per second",
             statistics.median(rates[how][1:]),
             "1/s",
@@ -119,6 +147,11 @@ def _size_rows(size: float, repeats: int) -> list[Row]:
         )
         for how in runs
     ]
+    out += (
+        _reference_rows(rates, same, workload, repeats)
+        if binary
+        else [missing_compiler_row(SECTION)]
+    )
     if not peer:
         return out + [
             Row(
@@ -149,7 +182,7 @@ def _size_rows(size: float, repeats: int) -> list[Row]:
         out.append(
             Row(
                 SECTION,
-                f"{names[how]} / rebop, {workload}",
+                f"{NAMES[how]} / rebop, {workload}",
                 "ratio",
                 ratio,
                 "",
@@ -160,6 +193,43 @@ def _size_rows(size: float, repeats: int) -> list[Row]:
                 met=bool(ratio >= 1) if judged else None,
             )
         )
+    return out
+
+
+def _reference_rows(rates: dict, same: dict, workload: str, repeats: int) -> list[Row]:
+    """The C loop's events per second in each mode, and the kernel's time over the C loop's
+    (target at most 1.15), from paired runs of the same generator states."""
+    out = []
+    for how, name in NAMES.items():
+        mode = "barcodes" if how != "none" else "counts only"
+        pairs = zip(rates["C", how][1:], rates[how][1:], strict=True)
+        ratio = statistics.median(c / a for c, a in pairs)
+        out += [
+            Row(
+                SECTION,
+                f"C reference (same loop, same generator), {mode}, {workload}",
+                "events per second",
+                statistics.median(rates["C", how][1:]),
+                "1/s",
+                repeats,
+                judged_by="trajectories identical to the kernel's"
+                if same[how]
+                else "TRAJECTORIES DIFFER",
+                met=same[how],
+            ),
+            Row(
+                SECTION,
+                f"{name} time / C reference time, {workload}",
+                "ratio",
+                ratio,
+                "",
+                repeats,
+                judged_by="median of paired runs' C events/s / kernel events/s",
+                ratio=ratio,
+                target="<= 1.15",
+                met=bool(ratio <= 1.15),
+            ),
+        ]
     return out
 
 

@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
@@ -39,13 +40,53 @@ def build(folder: Path) -> Path | None:
     return binary
 
 
-def run_reference(binary: Path, days: float, state) -> tuple[int, float, list[int]]:
+@dataclass(frozen=True)
+class Network:
+    """The C loop's model: ``cells`` cells of genotype 0 with per-cell ``birth`` and ``death``
+    rates, gaining mechanism 1 or 2 at division with probabilities ``u1``, ``u2``; run for
+    ``days``, stopping at ``stop`` cells (0: no stop), storing every cell's barcode or not."""
+
+    cells: int
+    birth: float
+    death: float
+    u1: float
+    u2: float
+    days: float
+    stop: int = 0
+    barcodes: bool = True
+
+
+def run_reference(binary: Path, network: Network, state) -> tuple[int, float, list[int]]:
     """Events, seconds and final cells of genotypes 0..3 of one C run."""
-    args = [str(CELLS), str(RATE), str(RATE), str(MUTATION), str(MUTATION), str(days)]
+    n = network
+    args = [n.cells, n.birth, n.death, n.u1, n.u2, n.days, n.stop, int(n.barcodes)]
     out = subprocess.run(
-        [str(binary), *args, *map(str, state)], capture_output=True, text=True, check=True
+        [str(binary), *map(str, args), *map(str, state)], capture_output=True, text=True, check=True
     ).stdout.split()
     return int(out[0]), float(out[1]), [int(x) for x in out[2:]]
+
+
+def final_cells(raw, scenario) -> list[int]:
+    """A one-patient run's cells of genotypes 0..3 at its end, in the C loop's order."""
+    end = tables_from_chunk(raw, scenario)["clones"].query("moment == 'end'")
+    sizes = dict(zip(end.mechanisms, end.cells, strict=True))
+    names = [m.name for m in scenario.mechanisms]
+    named = [g for g in range(4) if g < 1 << len(names)]
+    keys = ["+".join(names[i] for i in range(len(names)) if g >> i & 1) for g in named]
+    return [sizes.get(key, 0) for key in keys] + [0] * (4 - len(named))
+
+
+def missing_compiler_row(section: str) -> Row:
+    """The row saying the C loop could not be built."""
+    return Row(
+        section,
+        "C reference",
+        "not run",
+        float("nan"),
+        "",
+        0,
+        judged_by="no C compiler found (cc, gcc or clang)",
+    )
 
 
 def rows(quick: bool) -> list[Row]:
@@ -54,17 +95,8 @@ def rows(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as folder:
         binary = build(Path(folder))
         if binary is None:
-            return [
-                Row(
-                    SECTION,
-                    "C reference",
-                    "not run",
-                    float("nan"),
-                    "",
-                    0,
-                    judged_by="no C compiler found (cc, gcc or clang)",
-                )
-            ]
+            return [missing_compiler_row(SECTION)]
+        network = Network(CELLS, RATE, RATE, MUTATION, MUTATION, days)
         sc = scenario(days)
         model = compile_model(sc)
         threads = numba.get_num_threads()
@@ -76,12 +108,9 @@ def rows(quick: bool) -> list[Row]:
             started = time.perf_counter()
             raw = run_agent(model, seed, 0, 1)
             kernel.append(raw.outputs.patient[0, P_EVENTS] / (time.perf_counter() - started))
-            events, seconds, final = run_reference(binary, days, patient_states(seed, 0, 1)[0])
+            events, seconds, final = run_reference(binary, network, patient_states(seed, 0, 1)[0])
             reference.append(events / seconds)
-            end = tables_from_chunk(raw, sc)["clones"].query("moment == 'end'")
-            sizes = dict(zip(end.mechanisms, end.cells, strict=True))
-            mine = [sizes.get(name, 0) for name in ("", "m1", "m2", "m1+m2")]
-            same &= events == raw.outputs.patient[0, P_EVENTS] and final == mine
+            same &= events == raw.outputs.patient[0, P_EVENTS] and final == final_cells(raw, sc)
         numba.set_num_threads(threads)
     one, limit = statistics.median(kernel), statistics.median(reference)
     ratio = limit / one

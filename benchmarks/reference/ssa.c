@@ -6,7 +6,11 @@
  * same conversions to floats, so a run from the same generator state gives the same
  * trajectory as the compiled Python kernel.
  *
- * Usage: ssa CELLS BIRTH DEATH U1 U2 DAYS S0 S1 S2 S3
+ * With BARCODES 0 no cell is stored (the agent engine's barcode_at = "none"): the loop keeps
+ * counts only and draws no cell. The run stops at DAYS, at extinction or before the event
+ * that would follow the total reaching STOP cells (0: no such stop), as the kernel does.
+ *
+ * Usage: ssa CELLS BIRTH DEATH U1 U2 DAYS STOP BARCODES S0 S1 S2 S3
  * Prints: events, elapsed seconds, then the cells of each genotype 0..3.
  */
 #include <math.h>
@@ -71,6 +75,11 @@ static int gained(int64_t g, double u) {
 }
 
 static void add_cell(int c, int32_t barcode) {
+    if (!barcodes) {
+        starts[used] += 1;
+        cells[c] += 1;
+        return;
+    }
     int64_t hole = starts[used];
     for (int later = used - 1; later > c; later--) {
         int64_t first = starts[later];
@@ -84,6 +93,11 @@ static void add_cell(int c, int32_t barcode) {
 }
 
 static void remove_cell(int c, int64_t i) {
+    if (!barcodes) {
+        starts[used] -= 1;
+        cells[c] -= 1;
+        return;
+    }
     int64_t hole = starts[c + 1] - 1;
     barcodes[i] = barcodes[hole];
     for (int later = c + 1; later < used; later++) {
@@ -97,21 +111,26 @@ static void remove_cell(int c, int64_t i) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 11) {
-        fprintf(stderr, "usage: ssa CELLS BIRTH DEATH U1 U2 DAYS S0 S1 S2 S3\n");
+    if (argc != 13) {
+        fprintf(stderr, "usage: ssa CELLS BIRTH DEATH U1 U2 DAYS STOP BARCODES S0 S1 S2 S3\n");
         return 2;
     }
     int64_t n0 = atoll(argv[1]);
     double b = atof(argv[2]), d = atof(argv[3]), t_stop = atof(argv[6]);
     rate_u[0] = atof(argv[4]);
     rate_u[1] = atof(argv[5]);
-    for (int i = 0; i < 4; i++) s[i] = strtoull(argv[7 + i], NULL, 10);
-    barcodes = malloc(sizeof(int32_t) * (size_t)(n0 * 100));
+    int64_t stop = atoll(argv[7]);
+    if (stop <= 0) stop = INT64_MAX;
+    for (int i = 0; i < 4; i++) s[i] = strtoull(argv[9 + i], NULL, 10);
     starts[0] = 0;
     int c0 = slot_of(0, b, d);
     cells[c0] = n0;
     starts[1] = n0;
-    for (int64_t i = 0; i < n0; i++) barcodes[i] = (int32_t)i;
+    if (atoi(argv[8])) {
+        int64_t room = stop < INT64_MAX ? stop + 1 : n0 * 100;
+        barcodes = malloc(sizeof(int32_t) * (size_t)(room > n0 * 100 ? room : n0 * 100));
+        for (int64_t i = 0; i < n0; i++) barcodes[i] = (int32_t)i;
+    }
 
     struct timespec begin, end;
     clock_gettime(CLOCK_MONOTONIC, &begin);
@@ -119,7 +138,7 @@ int main(int argc, char **argv) {
     int64_t events = 0;
     for (;;) {
         int64_t total = starts[used];
-        if (total == 0 || t >= t_stop) break;
+        if (total == 0 || total >= stop || t >= t_stop) break;
         double rate = 0.0;
         for (int c = 0; c < used; c++) rate += (birth[c] + death[c]) * cells[c];
         if (rate <= 0.0) break;
@@ -138,14 +157,18 @@ int main(int argc, char **argv) {
         }
         int is_death = target < death[chosen] * cells[chosen];
         events++;
-        int64_t n = cells[chosen];
-        int64_t k = (int64_t)(uniform() * n);
-        int64_t i = starts[chosen] + (k < n - 1 ? k : n - 1);
+        int64_t i = 0;
+        int32_t barcode = -1;
+        if (barcodes) {
+            int64_t n = cells[chosen];
+            int64_t k = (int64_t)(uniform() * n);
+            i = starts[chosen] + (k < n - 1 ? k : n - 1);
+        }
         if (is_death) {
             remove_cell(chosen, i);
             continue;
         }
-        int32_t barcode = barcodes[i];
+        if (barcodes) barcode = barcodes[i];
         double u = uniform();
         int target_slot = chosen;
         if (u < mutation[chosen]) {
