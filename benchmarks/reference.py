@@ -26,6 +26,8 @@ from refractory.results import tables_from_chunk
 
 SOURCE = Path(__file__).resolve().parent / "reference" / "ssa.c"
 SECTION = "agent"
+#: The C loop's lineage layouts, by their number on its command line.
+LAYOUTS = ("none", "cells", "counts")
 
 
 def build(folder: Path) -> Path | None:
@@ -44,7 +46,8 @@ def build(folder: Path) -> Path | None:
 class Network:
     """The C loop's model: ``cells`` cells of genotype 0 with per-cell ``birth`` and ``death``
     rates, gaining mechanism 1 or 2 at division with probabilities ``u1``, ``u2``; run for
-    ``days``, stopping at ``stop`` cells (0: no stop), storing every cell's barcode or not."""
+    ``days``, stopping at ``stop`` cells (0: no stop), keeping lineages as the agent engine
+    does in ``layout`` (LAYOUTS: "none", "cells" or "counts")."""
 
     cells: int
     birth: float
@@ -53,13 +56,13 @@ class Network:
     u2: float
     days: float
     stop: int = 0
-    barcodes: bool = True
+    layout: str = "cells"
 
 
 def run_reference(binary: Path, network: Network, state) -> tuple[int, float, list[int]]:
     """Events, seconds and final cells of genotypes 0..3 of one C run."""
     n = network
-    args = [n.cells, n.birth, n.death, n.u1, n.u2, n.days, n.stop, int(n.barcodes)]
+    args = [n.cells, n.birth, n.death, n.u1, n.u2, n.days, n.stop, LAYOUTS.index(n.layout)]
     out = subprocess.run(
         [str(binary), *map(str, args), *map(str, state)], capture_output=True, text=True, check=True
     ).stdout.split()

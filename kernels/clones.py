@@ -25,14 +25,15 @@ from refractory.kernels.random import exponential, uniform
 # day, then per cell under the current exposure: birth and death rates, mutation probability
 # per division, migration and phenotype-switching rates, the sum of the four rates, and the
 # part of the death rate that scales with crowding, at no crowding (kernels.model);
-# ``meta`` counters. Pending groups of new cells inside a step: ``stack_ints`` (S, 4)
-# genotype, cells, parent genotype and how many moves (migrations, switches) they made in it,
-# ``stack_start`` (S,) their offset inside the step.
+# ``meta`` counters (LABELLED: the agent engine gave its cells barcodes). Pending groups of
+# new cells inside a step: ``stack_ints`` (S, 4) genotype, cells, parent genotype and how
+# many moves (migrations, switches) they made in it, ``stack_start`` (S,) their offset
+# inside the step.
 GENOTYPE, CELLS, PARENT, MOVED = 0, 1, 2, 3
 FIRST_SEEN, BIRTH, DEATH, MUTATION, MIGRATE, SWITCH, RATE, CROWDED = 0, 1, 2, 3, 4, 5, 6, 7
 REAL_COLUMNS = 8
-USED, OVERFLOW, CLONE_STEPS, EVENTS, STACK_TOP = 0, 1, 2, 3, 4
-META_SIZE = 5
+USED, OVERFLOW, CLONE_STEPS, EVENTS, STACK_TOP, LABELLED = 0, 1, 2, 3, 4, 5
+META_SIZE = 6
 # What a cell does at an event.
 DIVIDES, DIES, MIGRATES, SWITCHES = 0, 1, 2, 3
 

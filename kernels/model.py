@@ -104,6 +104,7 @@ class PatientModel(NamedTuple):
     agent_cells: int  # agent engine: room for this many cells (0 for the compartment engine)
     barcode_cells: float  # agent engine: label cells on first reaching this total (0: at start)
     barcodes: int  # agent engine: number of barcodes given (0 for the compartment engine)
+    lineage_columns: int  # agent engine: columns of the per-slot barcode counts (0: per cell)
     # Treatment as given (defaults reproduce constant exposure). The exposure vector handed
     # to the engines has nd + 2 entries: each drug's effect on a fully sensitive cell now
     # (0 = absent), then 1 if the strongest drug alone acts ("max"), then the factor that
@@ -298,6 +299,7 @@ def patient_model(rows, p):
         rows.agent_cells[_row_index(rows.agent_cells, p)],
         rows.barcode_cells[_row_index(rows.barcode_cells, p)],
         rows.barcodes[_row_index(rows.barcodes, p)],
+        rows.lineage_columns[_row_index(rows.lineage_columns, p)],
         rows.line_exposure[_row_index(rows.line_exposure, p)],
         rows.drug_dose[_row_index(rows.drug_dose, p)],
         rows.drug_interval[_row_index(rows.drug_interval, p)],

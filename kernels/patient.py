@@ -133,6 +133,7 @@ def _advance(state, model, work, t, t_stop, threshold):
             work.meta,
             work.barcodes,
             work.starts,
+            work.lineages,
             work.exposure,
             t,
             t_stop,
@@ -169,6 +170,7 @@ def _snapshot(work, out, moment, day, origin):
         work.meta,
         work.barcodes,
         work.starts,
+        work.lineages,
         moment,
         out.lineage_cells,
         out.lineage_resistant,
@@ -296,7 +298,7 @@ def _start_treatment(state, model, work, out, t):
         if (work.ints[c, GENOTYPE] & MECHANISMS) != 0:
             resistant += work.ints[c, CELLS]
     out.patient[P_RESISTANT_AT_START] = resistant
-    label_cells(work.meta, work.barcodes, work.starts)
+    label_cells(work.ints, work.meta, work.barcodes, work.starts, work.lineages)
     _snapshot(work, out, 0, 0.0, t)
     _trace(work, out, 0.0, 1 if n_lines > 0 else 0)
     measured = measure(state, float(_seen_cells(model, work)), model.measurement_cv)

@@ -50,6 +50,7 @@ class Workspace(NamedTuple):
     stack_start: np.ndarray  # (pending,) float64: their offsets inside the step
     barcodes: np.ndarray  # (agent_cells,) int32: every cell's barcode (agent engine)
     starts: np.ndarray  # (slots + 1,) int64: where each slot's block of cells starts
+    lineages: np.ndarray  # (slots, columns) int64: or each slot's cells per barcode (a tree)
     exposure: np.ndarray  # (nd + 2,) float64: what the engines read (kernels.model)
     level: np.ndarray  # (nd,) float64: each dosed drug's concentration after its last dose
     dosed_at: np.ndarray  # (nd,) float64: day of that dose
@@ -100,8 +101,11 @@ def new_workspace(model):
         meta,
         stack_ints,
         stack_start,
-        np.empty(model.agent_cells, np.int32),
+        np.empty(0 if model.lineage_columns else model.agent_cells, np.int32),
         np.empty(model.max_clones + 1, np.int64),
+        np.empty(
+            (model.max_clones, model.lineage_columns) if model.lineage_columns else (0, 0), np.int64
+        ),
         np.empty(nd + 2),
         np.empty(nd),
         np.empty(nd),
@@ -167,6 +171,7 @@ def patient_workspace(work, p):
         work.stack_start[p],
         work.barcodes[p],
         work.starts[p],
+        work.lineages[p],
         work.exposure[p],
         work.level[p],
         work.dosed_at[p],

@@ -34,11 +34,23 @@ class EngineSettings:
     max_switch_step: float = 0.02
     #: Most cells the agent engine holds per patient (4 bytes each, one patient per thread).
     agent_max_cells: int = 10_000_000
+    #: How the agent engine keeps lineages: "counts" (each clone's cells per barcode, 8 bytes
+    #: per clone slot and barcode, an O(log barcodes) descent per event at any size), "cells"
+    #: (every cell's barcode, 4 bytes per cell: fastest while they fit the caches) or "auto"
+    #: (counts past 16 MiB of cells when they take less memory; refractory.compile).
+    agent_lineages: str = "auto"
     #: Patients handed to a thread at a time: small, so threads that draw quick patients
     #: (cured early) take more of them and the threads finish together.
     patients_per_handout: int = 4
     #: Bytes of per-barcode outputs the agent engine holds at once (patients run in groups).
     agent_group_bytes: int = 128 * 2**20
+
+    def __post_init__(self) -> None:
+        if self.agent_lineages not in ("auto", "counts", "cells"):
+            raise ValueError(
+                f"EngineSettings.agent_lineages is {self.agent_lineages!r}: use "
+                '"auto", "counts" or "cells".'
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)

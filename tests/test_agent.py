@@ -68,7 +68,7 @@ def test_cell_blocks_match_a_twin(sizes, operations):
     barcodes = np.empty(sum(sizes) + len(operations), np.int32)
     starts = np.zeros(slots + 1, np.int64)
     agent.place_cells(ints, meta, barcodes, starts)
-    agent.label_cells(meta, barcodes, starts)
+    agent.label_cells(ints, meta, barcodes, starts, np.empty((0, 0), np.int64))
     twin = [
         list(range(s0, s0 + n)) for s0, n in zip(np.cumsum([0, *sizes])[:-1], sizes, strict=True)
     ]
@@ -89,11 +89,76 @@ def test_cell_blocks_match_a_twin(sizes, operations):
         assert starts[slots] == sum(map(len, twin))
 
 
-def test_stops_exactly_and_lineages_add_up(tmp_path):
+@settings(deadline=None, max_examples=60)
+@given(
+    barcodes=st.integers(1, 40),
+    operations=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 39), st.booleans()), max_size=120
+    ),
+)
+def test_lineage_counts_match_a_twin(barcodes, operations):
+    """Cells added to and removed from the per-slot barcode trees keep, for every slot, each
+    barcode found by exactly as many k in 0 .. cells - 1 as the slot holds cells of it (so a
+    uniform k picks a uniformly random cell), and the snapshot equal to a plain count."""
+    from refractory.kernels import lineages
+
+    slots = 3
+    tree = np.zeros((slots, lineages.width(barcodes)), np.int64)
+    step = lineages.top_step(tree)
+    ints = np.zeros((slots, 3), np.int64)
+    ints[:, agent.GENOTYPE] = [0, 1, 3]
+    meta = np.zeros(META_SIZE, np.int64)
+    meta[USED] = slots
+    twin = np.zeros((slots, barcodes), np.int64)
+    for c, b, adds in operations:
+        b %= barcodes
+        if adds or twin[c, b] == 0:
+            lineages.add(tree, c, b, 1, step)
+            twin[c, b] += 1
+        else:
+            lineages.add(tree, c, b, -1, step)
+            twin[c, b] -= 1
+    ints[:, CELLS] = twin.sum(axis=1)
+    for c in range(slots):
+        found = [lineages.find(tree, c, k, step) for k in range(ints[c, CELLS])]
+        assert np.bincount(found, minlength=barcodes).tolist() == twin[c].tolist()
+    cells = np.zeros((1, barcodes), np.int32)
+    resistant = np.zeros((1, barcodes), np.int32)
+    mechanisms = np.zeros((1, barcodes), np.int64)
+    lineages.snapshot(ints, meta, tree, 0, cells, resistant, mechanisms)
+    assert cells[0].tolist() == twin.sum(axis=0).tolist()
+    assert resistant[0].tolist() == twin[1:].sum(axis=0).tolist()
+    expected = np.where(twin[1] > 0, 1, 0) | np.where(twin[2] > 0, 3, 0)
+    assert mechanisms[0].tolist() == expected.tolist()
+    for c in range(slots):  # the snapshot leaves the trees as they were
+        assert [lineages.find(tree, c, k, step) for k in range(ints[c, CELLS])] == sorted(
+            np.repeat(np.arange(barcodes), twin[c]).tolist()
+        )
+
+
+def test_both_lineage_layouts_follow_the_same_clones():
+    """Every cell kept, or each clone's cells counted per barcode: the same random numbers
+    give the same clones, patients and scans bit for bit; only which barcode a random cell
+    carries differs (uniform either way: test_lineage_counts_match_a_twin)."""
+    sc = parse_scenario(small(scenario={"patients": 10}))
+    runs = {
+        layout: refractory.simulate(sc, settings=refractory.EngineSettings(agent_lineages=layout))
+        for layout in ("cells", "counts")
+    }
+    cells, counts = runs["cells"], runs["counts"]
+    for name in ("patients", "clones", "lines", "scans"):
+        pd.testing.assert_frame_equal(getattr(cells, name), getattr(counts, name))
+    assert not cells.lineages.equals(counts.lineages)
+
+
+@pytest.mark.parametrize("layout", ["cells", "counts"])
+def test_stops_exactly_and_lineages_add_up(layout, tmp_path):
     """Detection and lethal sizes are hit exactly; per patient and moment the lineages hold
-    the clones' cells and resistant cells; at treatment start every barcode is one cell."""
+    the clones' cells and resistant cells; at treatment start every barcode is one cell.
+    Whichever way the engine keeps lineages (EngineSettings.agent_lineages)."""
     sc = parse_scenario(SMALL)
-    tables = run_batch(sc, tmp_path / "out")
+    settings = refractory.EngineSettings(agent_lineages=layout)
+    tables = run_batch(sc, tmp_path / "out", settings=settings)
     patients, lineages, clones = tables.patients, tables.lineages, tables.clones
     assert (patients.cells_at_start == 3000).all()
     assert (patients[patients.lethal].cells_at_end == 20000).all()
@@ -250,3 +315,55 @@ def test_lesson_reads_where_relapses_came_from(lesson, preexisting, tmp_path):
     alternative = "greater" if preexisting else "less"
     p = stats.binomtest(held, len(relapsing), 0.5, alternative=alternative).pvalue
     assert p < 1e-3, (held, len(relapsing))
+
+
+@pytest.mark.parametrize("layout", ["cells", "counts"])
+def test_lineage_sizes_follow_kendall(layout):
+    """2,000 labelled cells grown untreated-in-effect (a drug of no effect) for 8 days: each
+    barcode's cells at the end follow one cell's exact birth-death law (Kendall 1948: 0 with
+    probability alpha, else geometric with ratio beta), lineages independent. Chi-square on
+    sizes 0 .. 11 and a tail, 30 patients (60,000 lineages), alpha = 1e-3; the same test
+    rejects the law of a birth rate 5% off, so a biased pick of the random cell would show."""
+    from scipy import stats
+
+    from refractory.kernels.birth_death import extinction_and_growth
+
+    birth, death, days, founders, patients = 0.5, 0.3, 8.0, 2000, 30
+    sc = parse_scenario(
+        {
+            "scenario": {
+                "name": "kendall",
+                "patients": patients,
+                "seed": 3,
+                "engine": "agent",
+                "horizon_days": days,
+            },
+            "tumor": {
+                "birth_rate": birth,
+                "death_rate": death,
+                "start": "cells",
+                "detection_cells": founders,
+                "lethal_cells": 1e7,
+                "clone": [{"cells": founders}],
+            },
+            "drug": [{"name": "A", "max_effect": 0.0}],
+            "line": [{"drugs": ["A"]}],
+            "monitoring": {"progression_increase": 1e6},
+        }
+    )
+    results = refractory.simulate(sc, settings=refractory.EngineSettings(agent_lineages=layout))
+    end = results.lineages[results.lineages.moment == "end"]
+    assert (end.day == days).all()
+    sizes = np.concatenate(
+        [end.cells.to_numpy(), np.zeros(patients * founders - len(end), np.int64)]
+    )
+    top = 12
+    observed = np.bincount(np.minimum(sizes, top), minlength=top + 1)
+
+    def expected(b):
+        alpha, beta, _, one_minus_beta = extinction_and_growth(b, death, days)
+        law = [alpha] + [(1 - alpha) * one_minus_beta * beta ** (j - 1) for j in range(1, top)]
+        return np.array([*law, 1 - sum(law)]) * len(sizes)
+
+    assert stats.chisquare(observed, expected(birth)).pvalue > 1e-3
+    assert stats.chisquare(observed, expected(birth * 1.05)).pvalue < 1e-3

@@ -6,8 +6,10 @@
  * same conversions to floats, so a run from the same generator state gives the same
  * trajectory as the compiled Python kernel.
  *
- * With BARCODES 0 no cell is stored (the agent engine's barcode_at = "none"): the loop keeps
- * counts only and draws no cell. The run stops at DAYS, at extinction or before the event
+ * BARCODES 1 keeps every cell's barcode in blocks by slot (the agent engine's "cells" lineage
+ * layout), 2 each slot's cells per barcode in a Fenwick tree (its "counts" layout,
+ * kernels/lineages.py), 0 none (barcode_at = "none"): the loop keeps counts only and draws no
+ * cell. The run stops at DAYS, at extinction or before the event
  * that would follow the total reaching STOP cells (0: no such stop), as the kernel does.
  *
  * Usage: ssa CELLS BIRTH DEATH U1 U2 DAYS STOP BARCODES S0 S1 S2 S3
@@ -46,6 +48,30 @@ static int64_t genotype[SLOTS], cells[SLOTS], starts[SLOTS + 1];
 static double birth[SLOTS], death[SLOTS], mutation[SLOTS], rate_u[MECHANISMS];
 static int used = 0;
 static int32_t *barcodes;
+static int64_t *tree[SLOTS];
+static int64_t width = 0, top = 0;
+
+static int64_t find(int c, int64_t k) {
+    int64_t position = 0;
+    for (int64_t step = top; step > 0; step >>= 1) {
+        int64_t ahead = position + step, value = tree[c][ahead];
+        int right = value <= k;
+        position = right ? ahead : position;
+        k = right ? k - value : k;
+    }
+    return position;
+}
+
+static void add(int c, int64_t barcode, int64_t delta) {
+    int64_t position = 0, target = barcode + 1;
+    for (int64_t step = top; step > 0; step >>= 1) {
+        int64_t ahead = position + step;
+        int left = target <= ahead;
+        tree[c][ahead] += left ? delta : 0;
+        position = left ? position : ahead;
+    }
+    tree[c][width - 1] += delta;
+}
 
 static int slot_of(int64_t g, double b, double d) {
     for (int c = 0; c < used; c++)
@@ -59,6 +85,7 @@ static int slot_of(int64_t g, double b, double d) {
     death[used] = d;
     mutation[used] = u;
     starts[used + 1] = starts[used];
+    if (width) tree[used] = calloc((size_t)width, sizeof(int64_t));
     return used++;
 }
 
@@ -123,10 +150,18 @@ int main(int argc, char **argv) {
     if (stop <= 0) stop = INT64_MAX;
     for (int i = 0; i < 4; i++) s[i] = strtoull(argv[9 + i], NULL, 10);
     starts[0] = 0;
+    int layout = atoi(argv[8]);
+    if (layout == 2) {
+        width = 2;
+        while (width - 1 < n0) width = 2 * (width - 1) + 1;
+        top = (width - 1) / 2;
+    }
     int c0 = slot_of(0, b, d);
     cells[c0] = n0;
     starts[1] = n0;
-    if (atoi(argv[8])) {
+    if (layout == 2)
+        for (int64_t i = 0; i < n0; i++) add(c0, i, 1);
+    if (layout == 1) {
         int64_t room = stop < INT64_MAX ? stop + 1 : n0 * 100;
         barcodes = malloc(sizeof(int32_t) * (size_t)(room > n0 * 100 ? room : n0 * 100));
         for (int64_t i = 0; i < n0; i++) barcodes[i] = (int32_t)i;
@@ -159,13 +194,16 @@ int main(int argc, char **argv) {
         events++;
         int64_t i = 0;
         int32_t barcode = -1;
-        if (barcodes) {
+        if (barcodes || width) {
             int64_t n = cells[chosen];
             int64_t k = (int64_t)(uniform() * n);
-            i = starts[chosen] + (k < n - 1 ? k : n - 1);
+            k = k < n - 1 ? k : n - 1;
+            i = starts[chosen] + k;
+            if (width) barcode = (int32_t)find(chosen, k);
         }
         if (is_death) {
             remove_cell(chosen, i);
+            if (width) add(chosen, barcode, -1);
             continue;
         }
         if (barcodes) barcode = barcodes[i];
@@ -176,6 +214,7 @@ int main(int argc, char **argv) {
             target_slot = slot_of(g | ((int64_t)1 << gained(g, u)), b, d);
         }
         add_cell(target_slot, barcode);
+        if (width) add(target_slot, barcode, 1);
     }
     clock_gettime(CLOCK_MONOTONIC, &end);
     double seconds = (end.tv_sec - begin.tv_sec) + 1e-9 * (end.tv_nsec - begin.tv_nsec);
@@ -188,5 +227,6 @@ int main(int argc, char **argv) {
     }
     printf("\n");
     free(barcodes);
+    for (int c = 0; c < used; c++) free(tree[c]);
     return 0;
 }
