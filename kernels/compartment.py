@@ -52,7 +52,7 @@ MOVE_GROUPS = 1
 @njit(cache=True)
 def new_stack(size):
     """Room for ``size`` pending groups of new cells: (stack_ints, stack_start)."""
-    return np.zeros((size, 4), np.int64), np.zeros(size, np.float64)
+    return np.empty((size, 4), np.int64), np.empty(size, np.float64)
 
 
 @njit(cache=True, _nrt=False)
