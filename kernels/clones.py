@@ -150,7 +150,10 @@ def next_event(state, ints, reals, used, t, t_stop, factor):
             target -= weight
     k = at(chosen)
     n = ints[k, CELLS]
-    dies = (reals[k, DEATH] - reals[k, CROWDED] * (1.0 - factor)) * n
+    death = reals[k, DEATH]
+    if factor != 1.0:  # (1 - factor) x the finite crowded part is 0 otherwise: the same value
+        death -= reals[k, CROWDED] * (1.0 - factor)
+    dies = death * n
     if target < dies:
         return t_next, chosen, DIES
     target -= dies
@@ -213,30 +216,45 @@ def ssa_advance(state, model, ints, reals, meta, exposure, t, t_stop, threshold)
     (the clones' birth rates must be those without it); stops on the very event that reaches
     the threshold. Returns (time, reason).
     """
+    capacity = model.carrying_capacity
+    if capacity == np.inf:  # the loop inlined with the constant: no crowding code in it
+        return _ssa_events(state, model, ints, reals, meta, exposure, t, t_stop, threshold, np.inf)
+    return _ssa_events(state, model, ints, reals, meta, exposure, t, t_stop, threshold, capacity)
+
+
+@njit(cache=True, inline="always")
+def _ssa_events(state, model, ints, reals, meta, exposure, t, t_stop, threshold, capacity):
+    """The event loop of ``ssa_advance`` at carrying ``capacity`` (inf: no competition)."""
     total = total_cells(ints, meta)
     exact_below = model.exact_below
-    capacity = model.carrying_capacity
+    events = 0  # counted locally, stored once: a store per event costs measurably
     while True:
         if total == 0:
-            return t, EXTINCT
+            reason = EXTINCT
+            break
         if total >= threshold:
-            return t, REACHED_THRESHOLD
+            reason = REACHED_THRESHOLD
+            break
         if total >= exact_below:
-            return t, REACHED_STOP
+            reason = REACHED_STOP
+            break
         factor = crowd(reals, meta[USED], capacity, total)
         t, chosen, kind = next_event(state, ints, reals, meta[USED], t, t_stop, factor)
         if chosen < 0:
-            return t_stop, REACHED_STOP
-        meta[EVENTS] += 1
+            t, reason = t_stop, REACHED_STOP
+            break
+        events += 1
         if kind == DIES:
-            ints[chosen, CELLS] -= 1
+            ints[at(chosen), CELLS] -= 1
             total -= 1
             continue
         s = receiving_slot(state, model, ints, reals, meta, exposure, chosen, kind, t)
         if s < 0:
             continue
-        ints[s, CELLS] += 1
+        ints[at(s), CELLS] += 1
         if kind == DIVIDES:
             total += 1
         else:  # a move: the cell leaves its slot
-            ints[chosen, CELLS] -= 1
+            ints[at(chosen), CELLS] -= 1
+    meta[EVENTS] += events
+    return t, reason
