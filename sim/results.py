@@ -139,155 +139,138 @@ def read_table(folder: Path, name: str) -> pd.DataFrame:
     return pd.DataFrame()
 
 
-def _patients(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
+#: A table as it is built: its columns by name, numpy arrays or (text) Arrow arrays.
+Columns = dict[str, np.ndarray | pa.Array]
+
+
+def _words(words: list, codes: np.ndarray) -> pa.Array:
+    """Text column: ``words[code]`` for each code (a word None is a missing value), gathered
+    by Arrow: no Python string per row."""
+    return pa.array(words, pa.string()).take(pa.array(codes, pa.int64()))
+
+
+def _patients(raw: RawChunk, index: np.ndarray) -> Columns:
     p = raw.outputs.patient
-    return pd.DataFrame(
-        {
-            "patient": index,
-            "cured": p[:, k.P_CURED] == 1,
-            "refractory": p[:, k.P_REFRACTORY] == 1,
-            "days_to_refractory": p[:, k.P_DAYS_TO_REFRACTORY],
-            "lethal": p[:, k.P_LETHAL] == 1,
-            "days_to_lethal": p[:, k.P_DAYS_TO_LETHAL],
-            "days_to_detection": p[:, k.P_DAYS_TO_DETECTION],
-            "cells_at_start": p[:, k.P_CELLS_AT_START].astype(np.int64),
-            "resistant_cells_at_start": p[:, k.P_RESISTANT_AT_START].astype(np.int64),
-            "cells_at_end": p[:, k.P_CELLS_AT_END].astype(np.int64),
-            "lines_received": p[:, k.P_LINES_RECEIVED].astype(np.int64),
-            "end_day": p[:, k.P_END_DAY],
-        }
-    )
+    return {
+        "patient": index,
+        "cured": p[:, k.P_CURED] == 1,
+        "refractory": p[:, k.P_REFRACTORY] == 1,
+        "days_to_refractory": p[:, k.P_DAYS_TO_REFRACTORY],
+        "lethal": p[:, k.P_LETHAL] == 1,
+        "days_to_lethal": p[:, k.P_DAYS_TO_LETHAL],
+        "days_to_detection": p[:, k.P_DAYS_TO_DETECTION],
+        "cells_at_start": p[:, k.P_CELLS_AT_START].astype(np.int64),
+        "resistant_cells_at_start": p[:, k.P_RESISTANT_AT_START].astype(np.int64),
+        "cells_at_end": p[:, k.P_CELLS_AT_END].astype(np.int64),
+        "lines_received": p[:, k.P_LINES_RECEIVED].astype(np.int64),
+        "end_day": p[:, k.P_END_DAY],
+    }
 
 
 def _moment_names(n_lines: int) -> list[str]:
     return ["start"] + [f"progression_{line + 1}" for line in range(n_lines)] + ["end"]
 
 
-def _names(genotypes: np.ndarray, mechanism_names: tuple[str, ...]) -> np.ndarray:
-    """Mechanism names of each genotype (an object array); None where there is no genotype
-    (-1). Each distinct genotype is named once."""
+def _names(genotypes: np.ndarray, mechanism_names: tuple[str, ...]) -> pa.Array:
+    """Mechanism names of each genotype; missing where there is no genotype (-1). Each
+    distinct genotype is named once."""
     distinct, inverse = np.unique(genotypes, return_inverse=True)
-    names = np.array(
-        [genotype_names(int(g), mechanism_names) if g >= 0 else None for g in distinct] + [None],
-        dtype=object,
-    )[:-1]  # the spare entry keeps a one-genotype array an array of strings
-    return names[inverse.reshape(-1)]
+    words = [genotype_names(int(g), mechanism_names) if g >= 0 else None for g in distinct]
+    return _words(words, inverse.reshape(-1))
 
 
-def _states(genotypes: np.ndarray) -> dict[str, np.ndarray]:
+def _states(genotypes: np.ndarray) -> Columns:
     """Site ("primary" or "sanctuary") and phenotype ("cycling" or "persister") of clones."""
     return {
-        "site": np.where(genotypes & k.SANCTUARY, "sanctuary", "primary").astype(object),
-        "phenotype": np.where(genotypes & k.PERSISTER, "persister", "cycling").astype(object),
+        "site": _words(["primary", "sanctuary"], (genotypes & k.SANCTUARY) != 0),
+        "phenotype": _words(["cycling", "persister"], (genotypes & k.PERSISTER) != 0),
     }
 
 
-def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
+def _clones(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...], where) -> Columns:
+    """Each live clone at each moment: ``where`` = (patient, moment, slot) of the clones."""
     out = raw.outputs
-    p, m, s = np.nonzero(out.snap_cells > 0)
+    p, m, s = where
     first_seen = out.snap_first[p, m, s]
-    moments = np.array(_moment_names(out.lines.shape[1]), dtype=object)
-    return pd.DataFrame(
-        {
-            "patient": index[p],
-            "moment": moments[m],
-            "day": out.snap_day[p, m],
-            "mechanisms": _names(out.genotypes[p, s, 0], mechanism_names),
-            "parent_mechanisms": _names(out.genotypes[p, s, 1], mechanism_names),
-            **_states(out.genotypes[p, s, 0]),
-            "cells": out.snap_cells[p, m, s],
-            "first_seen_day": first_seen,
-            "preexisting": first_seen <= 0.0,
-        }
-    )
+    return {
+        "patient": index[p],
+        "moment": _words(_moment_names(out.lines.shape[1]), m),
+        "day": out.snap_day[p, m],
+        "mechanisms": _names(out.genotypes[p, s, 0], mechanism_names),
+        "parent_mechanisms": _names(out.genotypes[p, s, 1], mechanism_names),
+        **_states(out.genotypes[p, s, 0]),
+        "cells": out.snap_cells[p, m, s],
+        "first_seen_day": first_seen,
+        "preexisting": first_seen <= 0.0,
+    }
 
 
-def _trace(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> pd.DataFrame:
+def _trace(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> Columns:
     out = raw.outputs
     p, r, s = np.nonzero(out.trace_cells[: raw.traced] > 0)
-    return pd.DataFrame(
-        {
-            "patient": index[p],
-            "day": out.trace_day[p, r],
-            "line": out.trace_line[p, r],
-            "mechanisms": _names(out.genotypes[p, s, 0], mechanism_names),
-            "parent_mechanisms": _names(out.genotypes[p, s, 1], mechanism_names),
-            **_states(out.genotypes[p, s, 0]),
-            "cells": out.trace_cells[p, r, s],
-        }
-    )
+    return {
+        "patient": index[p],
+        "day": out.trace_day[p, r],
+        "line": out.trace_line[p, r],
+        "mechanisms": _names(out.genotypes[p, s, 0], mechanism_names),
+        "parent_mechanisms": _names(out.genotypes[p, s, 1], mechanism_names),
+        **_states(out.genotypes[p, s, 0]),
+        "cells": out.trace_cells[p, r, s],
+    }
 
 
-def _lineages(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]):
+def _lineages(raw: RawChunk, index: np.ndarray, mechanism_names: tuple[str, ...]) -> Columns:
     """One row per patient, moment and barcode with cells then (agent engine)."""
     rows = raw.lineages
-    moments = np.array(_moment_names(raw.outputs.lines.shape[1]), dtype=object)
     genotypes, inverse = np.unique(rows.mechanisms, return_inverse=True)
-    names = np.array([genotype_names(int(g), mechanism_names) for g in genotypes], dtype=object)
     p = rows.patient
-    return pd.DataFrame(
-        {
-            "patient": index[p],
-            "moment": moments[rows.moment],
-            "day": raw.outputs.snap_day[p, rows.moment],
-            "barcode": rows.barcode,
-            "cells": rows.cells,
-            "resistant_cells": rows.resistant,
-            "mechanisms": names[inverse.reshape(-1)],
-        }
-    )
+    return {
+        "patient": index[p],
+        "moment": _words(_moment_names(raw.outputs.lines.shape[1]), rows.moment),
+        "day": raw.outputs.snap_day[p, rows.moment],
+        "barcode": rows.barcode,
+        "cells": rows.cells,
+        "resistant_cells": rows.resistant,
+        "mechanisms": _words(
+            [genotype_names(int(g), mechanism_names) for g in genotypes], inverse.reshape(-1)
+        ),
+    }
 
 
-def _lines(raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: pd.DataFrame):
-    n = raw.outputs.lines.shape[0]
-    n_lines = raw.outputs.lines.shape[1]
-    if n_lines == 0:
-        return pd.DataFrame(
-            columns=[
-                "patient",
-                "line",
-                "drugs",
-                "start_day",
-                "end_day",
-                "best_response",
-                "progressed",
-                "days_to_progression",
-                "end_reason",
-                *LINE_STATUS,
-                *DRIVER_COLUMNS,
-            ]
-        )
-    flat = raw.outputs.lines.reshape(n * n_lines, -1)
+def _lines(
+    raw: RawChunk, index: np.ndarray, scenario: Scenario, clones: Columns, moments: np.ndarray
+) -> Columns:
+    """One row per line received; ``moments``: the clones' moment numbers."""
+    n, n_lines, width = raw.outputs.lines.shape
+    flat = raw.outputs.lines.reshape(n * n_lines, width)
     received = ~np.isnan(flat[:, k.L_START_DAY])
     flat = flat[received]
     patient = np.repeat(index, n_lines)[received]
     line = np.tile(np.arange(1, n_lines + 1), n)[received]
-    labels = np.array(["+".join(line.drugs) for line in scenario.lines], dtype=object)
-    frame = pd.DataFrame(
-        {
-            "patient": patient,
-            "line": line,
-            "drugs": labels[line - 1],
-            "start_day": flat[:, k.L_START_DAY],
-            "end_day": flat[:, k.L_END_DAY],
-            "best_response": _decode(flat[:, k.L_BEST_RESPONSE], RESPONSES),
-            "progressed": flat[:, k.L_PROGRESSED] == 1,
-            "days_to_progression": flat[:, k.L_DAYS_TO_PROGRESSION],
-            "end_reason": _decode(flat[:, k.L_END_REASON], END_REASONS),
-        }
-    )
-    return _line_status(frame, flat, scenario).assign(**_drivers(clones, patient, line))
+    labels = ["+".join(line.drugs) for line in scenario.lines]
+    columns = {
+        "patient": patient,
+        "line": line,
+        "drugs": _words(labels, line - 1),
+        "start_day": flat[:, k.L_START_DAY],
+        "end_day": flat[:, k.L_END_DAY],
+        "best_response": _decode(flat[:, k.L_BEST_RESPONSE], RESPONSES),
+        "progressed": flat[:, k.L_PROGRESSED] == 1,
+        "days_to_progression": flat[:, k.L_DAYS_TO_PROGRESSION],
+        "end_reason": _decode(flat[:, k.L_END_REASON], END_REASONS),
+    }
+    drivers = _drivers(clones, np.where(moments <= n_lines, moments, 0), patient, line)
+    return columns | _line_status(columns, flat, scenario) | drivers
 
 
-def _decode(codes: np.ndarray, words: dict[int, str]) -> np.ndarray:
-    """The word of each integer code (None for a code without one), without a Python loop
-    over the rows."""
+def _decode(codes: np.ndarray, words: dict[int, str]) -> pa.Array:
+    """The word of each integer code (missing for a code without one)."""
     low = min(min(words), -1)
-    table = np.full(max(words) - low + 2, None, dtype=object)
+    table = [None] * (max(words) - low + 2)
     for code, word in words.items():
         table[code - low] = word
     index = codes.astype(np.int64) - low
-    return table[np.where((index >= 0) & (index < len(table) - 1), index, len(table) - 1)]
+    return _words(table, np.where((index >= 0) & (index < len(table) - 1), index, len(table) - 1))
 
 
 #: Per-line columns of the clone that drove a progression.
@@ -304,94 +287,91 @@ LINE_STATUS = (
 )
 
 
-def _line_status(frame: pd.DataFrame, flat: np.ndarray, scenario: Scenario) -> pd.DataFrame:
-    """Add how each line's disease behaved: progression on treatment or relapse, primary
+def _line_status(columns: Columns, flat: np.ndarray, scenario: Scenario) -> Columns:
+    """How each line's disease behaved: progression on treatment or relapse, primary
     refractory (progression on treatment without ever a response), early progression (within
     [monitoring].early_progression_days of the line's start), and the doses and days given."""
     on_treatment = flat[:, k.L_ON_TREATMENT] == 1
-    responded = frame["best_response"].isin(["CR", "PR"]).to_numpy()
+    responded = np.isin(flat[:, k.L_BEST_RESPONSE], [k.RESPONSE_CR, k.RESPONSE_PR])
     window = scenario.monitoring.early_progression_days
-    return frame.assign(
-        progressed_on_treatment=on_treatment,
-        relapse=flat[:, k.L_RELAPSE] == 1,
-        primary_refractory=on_treatment & ~responded,
-        early_progression=frame["progressed"].to_numpy()
-        & (flat[:, k.L_DAYS_TO_PROGRESSION] <= window),
-        doses_scheduled=flat[:, k.L_DOSES_SCHEDULED].astype(np.int64),
-        doses_taken=flat[:, k.L_DOSES_TAKEN].astype(np.int64),
-        days_on_drug=flat[:, k.L_DAYS_ON_DRUG],
-    )
+    return {
+        "progressed_on_treatment": on_treatment,
+        "relapse": flat[:, k.L_RELAPSE] == 1,
+        "primary_refractory": on_treatment & ~responded,
+        "early_progression": columns["progressed"] & (flat[:, k.L_DAYS_TO_PROGRESSION] <= window),
+        "doses_scheduled": flat[:, k.L_DOSES_SCHEDULED].astype(np.int64),
+        "doses_taken": flat[:, k.L_DOSES_TAKEN].astype(np.int64),
+        "days_on_drug": flat[:, k.L_DAYS_ON_DRUG],
+    }
 
 
-def _patient_status(patients: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
-    """Add the clinic's words per patient: relapsed (some line ended in relapse), primary
+def _patient_status(patients: Columns, lines: Columns) -> Columns:
+    """The clinic's words per patient: relapsed (some line ended in relapse), primary
     refractory (first line), and one status: cured, relapsed_and_refractory, refractory,
     relapsed, or controlled (alive at the horizon with disease not refractory)."""
-    relapsed = patients["patient"].isin(lines.loc[lines["relapse"].astype(bool), "patient"])
-    first = lines[lines["line"] == 1]
-    primary = patients["patient"].isin(first.loc[first["primary_refractory"], "patient"])
-    refractory = patients["refractory"].to_numpy()
+    relapsed = np.isin(patients["patient"], lines["patient"][lines["relapse"]])
+    first = lines["line"] == 1
+    primary = np.isin(patients["patient"], lines["patient"][first & lines["primary_refractory"]])
+    refractory = patients["refractory"]
     status = np.select(
-        [patients["cured"].to_numpy(), relapsed & refractory, refractory, relapsed],
-        ["cured", "relapsed_and_refractory", "refractory", "relapsed"],
-        "controlled",
+        [patients["cured"], relapsed & refractory, refractory, relapsed], [0, 1, 2, 3], 4
     )
-    return patients.assign(relapsed=relapsed.to_numpy(), primary_refractory=primary, status=status)
+    words = ["cured", "relapsed_and_refractory", "refractory", "relapsed", "controlled"]
+    return {"relapsed": relapsed, "primary_refractory": primary, "status": _words(words, status)}
 
 
-def _scans(raw: RawChunk, index: np.ndarray) -> pd.DataFrame:
+def _scans(raw: RawChunk, index: np.ndarray) -> Columns:
     """Every measurement of the burden: day, line followed (0: none), measured and true."""
     scans = raw.outputs.scans
     taken = ~np.isnan(scans[:, :, k.S_DAY].ravel())
     rows = scans.reshape(-1, scans.shape[2])[taken]
-    return pd.DataFrame(
-        {
-            "patient": np.repeat(index, scans.shape[1])[taken],
-            "day": rows[:, k.S_DAY],
-            "line": rows[:, k.S_LINE].astype(np.int64),
-            "measured_cells": rows[:, k.S_MEASURED],
-            "true_cells": rows[:, k.S_TRUE].astype(np.int64),
-            "on_drug": rows[:, k.S_ON_DRUG] == 1,
-        }
-    )
+    return {
+        "patient": np.repeat(index, scans.shape[1])[taken],
+        "day": rows[:, k.S_DAY],
+        "line": rows[:, k.S_LINE].astype(np.int64),
+        "measured_cells": rows[:, k.S_MEASURED],
+        "true_cells": rows[:, k.S_TRUE].astype(np.int64),
+        "on_drug": rows[:, k.S_ON_DRUG] == 1,
+    }
 
 
-def _drivers(clones: pd.DataFrame, patient: np.ndarray, line: np.ndarray) -> dict:
+def _drivers(
+    clones: Columns, clone_line: np.ndarray, patient: np.ndarray, line: np.ndarray
+) -> Columns:
     """For each (patient, line) row, the largest clone at that line's progression (the first
-    listed among equals): what drove it (its mechanisms, site and phenotype) and whether it
-    pre-existed; None where the line did not progress."""
-    moments = clones["moment"].to_numpy()
-    names = pd.unique(moments)
-    number = {m: int(m.removeprefix("progression_")) for m in names if m.startswith("progr")}
-    clone_line = pd.Series(moments).map(number).fillna(0).to_numpy(np.int64)
+    listed among equals; ``clone_line``: the line whose progression each clone row is at, 0
+    for none): what drove it (its mechanisms, site and phenotype) and whether it pre-existed;
+    missing where the line did not progress."""
     stride = int(max(line.max(initial=0), clone_line.max(initial=0))) + 1
     at = np.flatnonzero(clone_line > 0)
-    key = clones["patient"].to_numpy()[at] * stride + clone_line[at]
-    order = np.lexsort((at, -clones["cells"].to_numpy()[at], key))  # key, most cells, first
+    key = clones["patient"][at] * stride + clone_line[at]
+    order = np.lexsort((at, -clones["cells"][at], key))  # key, most cells, first
     keys, first = np.unique(key[order], return_index=True)
     largest = at[order[first]]
     wanted = patient * stride + line
     slot = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
     found = (keys[slot] == wanted) if len(keys) else np.zeros(len(wanted), bool)
-    columns = {}
-    for column, source in zip(
-        DRIVER_COLUMNS, ("mechanisms", "site", "phenotype", "preexisting"), strict=True
-    ):
-        values = np.full(len(wanted), None, dtype=object)
-        values[found] = clones[source].to_numpy()[largest[slot[found]]]
-        columns[column] = values
-    return columns
+    rows = pa.array(largest[slot] if len(keys) else np.zeros(len(wanted), np.int64), mask=~found)
+    sources = ("mechanisms", "site", "phenotype", "preexisting")
+    return {
+        column: pa.array(clones[source]).take(rows)
+        if source == "preexisting"
+        else clones[source].take(rows)
+        for column, source in zip(DRIVER_COLUMNS, sources, strict=True)
+    }
 
 
-def chunk_frames(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFrame]:
-    """Named tables (``TABLES``) for one chunk of patients, as built (``to_arrow`` gives them
-    the types they are stored with)."""
+def chunk_frames(raw: RawChunk, scenario: Scenario) -> dict[str, Columns]:
+    """Named tables (``TABLES``) for one chunk of patients as their columns (``to_arrow``
+    gives them the types they are stored with; ``tables_from_chunk`` DataFrames)."""
     index = np.arange(raw.first, raw.first + raw.count, dtype=np.int64)
     names = tuple(m.name for m in scenario.mechanisms)
-    clones = _clones(raw, index, names)
-    lines = _lines(raw, index, scenario, clones)
+    where = np.nonzero(raw.outputs.snap_cells > 0)
+    clones = _clones(raw, index, names, where)
+    lines = _lines(raw, index, scenario, clones, where[1])
+    patients = _patients(raw, index)
     return {
-        "patients": _patient_status(_patients(raw, index), lines),
+        "patients": patients | _patient_status(patients, lines),
         "lines": lines,
         "clones": clones,
         "trace": _trace(raw, index, names),
@@ -500,20 +480,24 @@ def column_type(table: str, column: str) -> pa.DataType:
     return COLUMN_TYPES[table].get(column) or GROUP_TYPES.get(column) or _REAL
 
 
-def to_arrow(frames: dict[str, pd.DataFrame]) -> ArrowTables:
-    """The tables as Arrow tables of their stored types, column by column (pyarrow's
-    from_pandas costs several milliseconds a table whatever its size)."""
+def to_arrow(tables: dict[str, Columns]) -> ArrowTables:
+    """The tables as Arrow tables of their stored types, column by column."""
     return {
         name: pa.table(
             {
-                column: pa.array(
-                    frame[column].to_numpy(), type=column_type(name, column), from_pandas=True
-                )
-                for column in frame.columns
+                column: _arrow(values, column_type(name, column))
+                for column, values in columns.items()
             }
         )
-        for name, frame in frames.items()
+        for name, columns in tables.items()
     }
+
+
+def _arrow(values: np.ndarray | pa.Array, kind: pa.DataType) -> pa.Array:
+    """A column as an Arrow array of its stored type (NaN and None as missing values)."""
+    if isinstance(values, pa.Array):
+        return values if values.type == kind else values.cast(kind)
+    return pa.array(values, type=kind, from_pandas=True)
 
 
 def from_arrow(tables: ArrowTables) -> dict[str, pd.DataFrame]:

@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from refractory.errors import ScenarioError, number, quoted
 from refractory.lessons import set_path
+from refractory.results import Columns
 from refractory.scenario import Scenario, Sweep, parse_scenario
 
 #: The tables an arm may change: treatment and monitoring, never the tumour before treatment.
@@ -223,31 +223,21 @@ def _point_text(index: int, values: dict[str, float]) -> str:
 
 
 def tag_tables(
-    tables: dict[str, pd.DataFrame], variant: Variant, drawn: dict[str, np.ndarray] | None = None
-) -> dict[str, pd.DataFrame]:
-    """The tables of a variant's patients with the columns that name it: ``point`` and
-    ``arm`` first in every table, and in patients each swept field's value and each field
-    the cohort drew (``drawn``: the patients' values), by its path."""
-    names = {}
-    if variant.point is not None:
-        names["point"] = np.int64(variant.point)
-    if variant.arm is not None:
-        names["arm"] = variant.arm
-    if not names and not drawn:
-        return tables
+    tables: dict[str, Columns], variant: Variant, drawn: dict[str, np.ndarray] | None = None
+) -> dict[str, Columns]:
+    """The tables (as columns) of a variant's patients with the columns that name it:
+    ``point`` and ``arm`` first in every table, and in patients each swept field's value and
+    each field the cohort drew (``drawn``: the patients' values), by its path."""
     tagged = {}
-    for name, frame in tables.items():
-        columns = []
-        if names:
-            front = pd.DataFrame({key: [value] * len(frame) for key, value in names.items()})
-            columns.append(front.astype({"point": np.int64}) if "point" in names else front)
+    for name, columns in tables.items():
+        rows = len(next(iter(columns.values())))
+        front = {}
+        if variant.point is not None:
+            front["point"] = np.full(rows, variant.point, np.int64)
+        if variant.arm is not None:
+            front["arm"] = np.full(rows, variant.arm, object)
+        tagged[name] = front | columns
         if name == "patients":
-            values = {path: np.full(len(frame), value) for path, value in variant.values.items()}
-            columns += [frame, pd.DataFrame(values | (drawn or {}))]
-        elif not names:
-            tagged[name] = frame  # only the patients table holds drawn values
-            continue
-        else:
-            columns.append(frame)
-        tagged[name] = pd.concat([c.reset_index(drop=True) for c in columns], axis=1)
+            values = {path: np.full(rows, value) for path, value in variant.values.items()}
+            tagged[name] |= values | (drawn or {})
     return tagged
