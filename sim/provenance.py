@@ -3,12 +3,15 @@ and benchmark tables."""
 
 import os
 import platform
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
+@cache
 def package_version(name: str = "refractory") -> str:
-    """An installed distribution's version ("unknown" when it is not installed)."""
+    """An installed distribution's version ("unknown" when it is not installed), read once
+    per process (reading a distribution's metadata takes milliseconds)."""
     try:
         return version(name)
     except PackageNotFoundError:
