@@ -20,7 +20,6 @@ import math
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numba
@@ -47,7 +46,8 @@ HORIZON = 1000.0
 NAMES = {"detection": "agent engine, barcodes", "none": "agent engine, counts only"}
 
 
-def _model(size: float, barcode_at: str):
+def model(size: float, barcode_at: str, lineages: str = "auto"):
+    """The workload grown to ``size`` cells: (scenario, compiled model, engine settings)."""
     scenario = parse_scenario(
         {
             "scenario": {"name": "bench-growing", "horizon_days": HORIZON, "engine": "agent"},
@@ -64,22 +64,32 @@ def _model(size: float, barcode_at: str):
         },
         "bench-growing",
     )
-    settings = EngineSettings(agent_max_cells=int(size) + 1)
+    settings = EngineSettings(agent_max_cells=int(size) + 1, agent_lineages=lineages)
     return scenario, compile_model(scenario, "bench-growing", settings), settings
 
 
-def _layout(model) -> str:
-    """How the model's agent engine keeps lineages (refractory.compile.lineage_columns)."""
-    if model.barcodes == 0:
+def _layout(compiled) -> str:
+    """How a compiled model's agent engine keeps lineages (compile.lineage_columns)."""
+    if compiled.barcodes == 0:
         return "none"
-    return "counts" if model.lineage_columns else "cells"
+    return "counts" if compiled.lineage_columns else "cells"
 
 
-def _agent(model, settings, seed: int):
-    """Events per second of one patient's run, and the run."""
+def paired_run(run: tuple, size: float, seed: int, binary: Path | None):
+    """One patient of ``run`` (from ``model``) in the kernel and, with a C ``binary``, in the
+    C loop from the same generator state: the kernel's events per second, the C loop's (None
+    without it) and whether both followed the same trajectory (events and final clones)."""
+    scenario, compiled, settings = run
     started = time.perf_counter()
-    chunk = run_agent(model, seed, 0, 1, 0, settings)
-    return float(chunk.outputs.patient[0, P_EVENTS]) / (time.perf_counter() - started), chunk
+    chunk = run_agent(compiled, seed, 0, 1, 0, settings)
+    events = chunk.outputs.patient[0, P_EVENTS]
+    rate = float(events) / (time.perf_counter() - started)
+    if binary is None:
+        return rate, None, True
+    network = Network(START, BIRTH, DEATH, MUTATION, 0.0, HORIZON, int(size), _layout(compiled))
+    c_events, seconds, final = run_reference(binary, network, patient_states(seed, 0, 1)[0])
+    same = c_events == events and final == final_cells(chunk, scenario)
+    return rate, c_events / seconds, same
 
 
 def _rebop(size: float):
@@ -124,23 +134,16 @@ def rows(quick: bool) -> list[Row]:
 
 def _size_rows(size: float, repeats: int, binary: Path | None) -> list[Row]:
     workload = f"1e3 -> {size:.0e} cells, b = 1, d = 0.5, 1 mutation, 1 thread"
-    runs = {how: _model(size, how) for how in NAMES}
+    runs = {how: model(size, how) for how in NAMES}
     peer = _rebop(size)
     rates = {how: [] for how in runs} | {"rebop": []} | {("C", how): [] for how in runs}
     same = {how: True for how in runs}
     for seed in range(repeats + 1):  # seed 0: the warm-up, not kept
-        for how, (scenario, model, settings) in runs.items():
-            rate, chunk = _agent(model, settings, seed)
+        for how, run in runs.items():
+            rate, c_rate, alike = paired_run(run, size, seed, binary)
             rates[how].append(rate)
-            if binary:
-                network = Network(START, BIRTH, DEATH, MUTATION, 0.0, HORIZON, int(size))
-                network = replace(network, layout=_layout(model))
-                events, seconds, final = run_reference(
-                    binary, network, patient_states(seed, 0, 1)[0]
-                )
-                rates["C", how].append(events / seconds)
-                same[how] &= events == chunk.outputs.patient[0, P_EVENTS]
-                same[how] &= final == final_cells(chunk, scenario)
+            rates["C", how].append(c_rate)
+            same[how] &= alike
         if peer:
             rates["rebop"].append(peer(seed))
     out = [

@@ -4,8 +4,8 @@ tables are made and written.
 The same patients of the two-drug scenario (in chunks of the default size) run as kernel
 calls alone and through ``refractory.run_batch`` into a fresh folder (tables made, chunk
 files written; the returned Results read their tables only when used), in pairs one after
-the other (which first alternates), all threads, after a warm-up of both. The figure is the median ratio of
-their patients per second.
+the other (which first alternates), all threads, after a warm-up of both. The figure is the
+median ratio of their patients per second.
 
 Run alone with ``python -m refractory.benchmarks.pipeline [--quick]``.
 """
