@@ -45,7 +45,7 @@ def _batch(folder: Path, patients: int) -> float:
 
 def rows(quick: bool) -> list[Row]:
     """The end-to-end / kernel ratio of patients per second, median of paired runs."""
-    patients, repeats = (15000, 3) if quick else (20000, 5)
+    patients, repeats = (15000, 3) if quick else (20000, 7)
     model = compile_model(load_scenario(TWO_DRUGS))
     ratios, kernel_rates = [], []
     with tempfile.TemporaryDirectory() as scratch:
