@@ -1,4 +1,7 @@
-"""Results: the kernels' coded arrays turned into named pandas DataFrames, in one type.
+"""Results: the kernels' coded arrays turned into named tables, in one type.
+
+A chunk's tables are built as columns (numpy arrays; text as Arrow arrays gathered from a
+few words by code), stored as Arrow tables, and read back as pandas DataFrames.
 
 Six tables per run (documented in the README): ``patients`` (one row per patient),
 ``lines`` (one row per patient and line received), ``clones`` (clones alive at treatment
@@ -361,7 +364,7 @@ def _drivers(
     }
 
 
-def chunk_frames(raw: RawChunk, scenario: Scenario) -> dict[str, Columns]:
+def chunk_columns(raw: RawChunk, scenario: Scenario) -> dict[str, Columns]:
     """Named tables (``TABLES``) for one chunk of patients as their columns (``to_arrow``
     gives them the types they are stored with; ``tables_from_chunk`` DataFrames)."""
     index = np.arange(raw.first, raw.first + raw.count, dtype=np.int64)
@@ -383,7 +386,7 @@ def chunk_frames(raw: RawChunk, scenario: Scenario) -> dict[str, Columns]:
 def tables_from_chunk(raw: RawChunk, scenario: Scenario) -> dict[str, pd.DataFrame]:
     """Named tables (``TABLES``) for one chunk of patients, with the column types a parquet
     file gives back."""
-    return from_arrow(to_arrow(chunk_frames(raw, scenario)))
+    return from_arrow(to_arrow(chunk_columns(raw, scenario)))
 
 
 #: A chunk's tables as Arrow tables: what chunks are written from, sent and joined as.

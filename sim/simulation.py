@@ -17,7 +17,7 @@ from refractory.engine import Engine, RawChunk, engine_runner
 from refractory.errors import ScenarioError
 from refractory.kernels.model import P_OVERFLOW, PatientModel
 from refractory.provenance import environment
-from refractory.results import ArrowTables, Results, chunk_frames, from_arrow, join_arrow, to_arrow
+from refractory.results import ArrowTables, Results, chunk_columns, from_arrow, join_arrow, to_arrow
 from refractory.scenario import Scenario, load_scenario, with_overrides
 from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 from refractory.variation import Variant, tag_tables, variants
@@ -146,8 +146,8 @@ def simulate_chunk(
 def chunk_tables(planned: Planned, simulated: Simulated) -> ArrowTables:
     """A simulated chunk's tables as Arrow tables, with the columns naming its variant."""
     scenario = planned.variant.scenario
-    frames = chunk_frames(simulated.raw, scenario)
-    return to_arrow(tag_tables(frames, planned.variant, simulated.drawn))
+    columns = chunk_columns(simulated.raw, scenario)
+    return to_arrow(tag_tables(columns, planned.variant, simulated.drawn))
 
 
 def _refuse_overflow(flags, start: int, variant: Variant) -> None:

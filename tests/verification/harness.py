@@ -1,7 +1,7 @@
 """Running the engines for the verification tests, with optional planted errors.
 
 Only the public API is used: parse_scenario -> compile_model -> ENGINES[engine] (or
-engine_runner for the GPU) -> chunk_frames. A planted error multiplies one rate of the
+engine_runner for the GPU) -> chunk_columns. A planted error multiplies one rate of the
 compiled model (the simulation is then wrong on purpose while the tests still compare with
 the true theory).
 """
@@ -13,7 +13,7 @@ import pytest
 
 from refractory.compile import compile_model
 from refractory.engine import ENGINES, engine_runner
-from refractory.results import Results, chunk_frames, from_arrow, join_arrow, to_arrow
+from refractory.results import Results, chunk_columns, from_arrow, join_arrow, to_arrow
 from refractory.scenario import Scenario, parse_scenario
 from refractory.settings import DEFAULT_SETTINGS
 from refractory.simulation import manifest
@@ -101,7 +101,7 @@ def simulate(
     parts = []
     for first in range(0, patients, chunk):
         raw = run(model, seed, first, min(chunk, patients - first))
-        parts.append(to_arrow(chunk_frames(raw, sc)))
+        parts.append(to_arrow(chunk_columns(raw, sc)))
     device = "gpu" if engine == "gpu" else "cpu"
     tables = Results(
         None,
