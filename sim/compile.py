@@ -190,21 +190,27 @@ def _engine_fields(scenario: Scenario, source: str, settings: EngineSettings, sl
 
 #: Above this many bytes of per-cell barcodes (4 per cell) a random cell's read leaves the
 #: caches and costs more than the counts' O(log barcodes) descent (measured on growing
-#: tumours: cells 1.5 times faster at 1e6 cells, counts 1.7 times faster at 1e7).
+#: tumours: cells 1.5 times faster at 1e6 cells, counts 1.7 times faster at 1e7)...
 CELLS_LAYOUT_BYTES = 16 * 2**20
+#: ...as long as a slot's tree stays in the first caches: a descent costs about 44 ns within
+#: 8 KiB (1,000 barcodes), 55 ns within 32 KiB and 150 ns within 1 MiB (1e5 barcodes), where
+#: a stationary tumour of 1e5 cells ran 5 times slower counted than kept cell by cell.
+TREE_ROW_BYTES = 32 * 2**10
 
 
 def lineage_columns(layout: str, slots: int, barcodes: int, cells: int) -> int:
     """Columns of the agent engine's per-slot barcode counts (kernels.lineages, 8 bytes per
     slot and column), or 0 to keep every cell (4 bytes each) instead. ``auto``: the counts
-    when every cell would take more than CELLS_LAYOUT_BYTES and the counts take less;
-    ``counts`` or ``cells`` (EngineSettings.agent_lineages) choose."""
+    when every cell would take more than CELLS_LAYOUT_BYTES, a slot's counts at most
+    TREE_ROW_BYTES, and all of them less memory than the cells; ``counts`` or ``cells``
+    (EngineSettings.agent_lineages) choose."""
     columns = lineages.width(barcodes)
     if barcodes == 0 or layout == "cells":
         return 0
     if layout == "counts":
         return columns
-    return columns if 4 * cells > CELLS_LAYOUT_BYTES and 2 * slots * columns <= cells else 0
+    small = 8 * (columns - 1) <= TREE_ROW_BYTES and 2 * slots * columns <= cells
+    return columns if 4 * cells > CELLS_LAYOUT_BYTES and small else 0
 
 
 def _constant_effect(drug: Drug, fraction: float) -> float:

@@ -37,7 +37,8 @@ class EngineSettings:
     #: How the agent engine keeps lineages: "counts" (each clone's cells per barcode, 8 bytes
     #: per clone slot and barcode, an O(log barcodes) descent per event at any size), "cells"
     #: (every cell's barcode, 4 bytes per cell: fastest while they fit the caches) or "auto"
-    #: (counts past 16 MiB of cells when they take less memory; refractory.compile).
+    #: (counts past 16 MiB of cells for up to 4,096 barcodes when they take less memory;
+    #: refractory.compile.lineage_columns).
     agent_lineages: str = "auto"
     #: Patients handed to a thread at a time: small, so threads that draw quick patients
     #: (cured early) take more of them and the threads finish together.

@@ -6,7 +6,7 @@ import pytest
 
 from refractory.benchmarks import growing
 from refractory.benchmarks.reference import build
-from refractory.compile import CELLS_LAYOUT_BYTES, lineage_columns
+from refractory.compile import CELLS_LAYOUT_BYTES, TREE_ROW_BYTES, lineage_columns
 from refractory.kernels import lineages
 from refractory.settings import EngineSettings
 
@@ -24,11 +24,14 @@ def test_the_c_loop_follows_the_kernel(barcode_at, layout, tmp_path):
         assert same and c_rate > 0
 
 
-def test_counts_are_chosen_past_the_cells_bound_when_smaller():
+def test_counts_are_chosen_past_the_cells_bound_when_small():
     cells_bound = CELLS_LAYOUT_BYTES // 4
     assert lineage_columns("auto", 8, 1000, cells_bound) == 0  # every cell fits the bound
     assert lineage_columns("auto", 8, 1000, cells_bound + 1) == lineages.width(1000) == 1025
-    assert lineage_columns("auto", 8, cells_bound, 4 * cells_bound) == 0  # counts are larger
+    widest = TREE_ROW_BYTES // 8  # the most barcodes a tree within the bound counts
+    assert lineage_columns("auto", 8, widest, 10**7) == widest + 1
+    assert lineage_columns("auto", 8, widest + 1, 10**7) == 0  # a row past the first caches
+    assert lineage_columns("auto", 1024, 4000, cells_bound + 1) == 0  # counts are larger
     assert lineage_columns("counts", 8, 1000, 10) == 1025
     assert lineage_columns("cells", 8, 1000, 10**9) == 0
     assert lineage_columns("counts", 8, 0, 10**9) == 0  # no barcodes: nothing kept
