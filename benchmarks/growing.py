@@ -1,7 +1,8 @@
-"""Agent engine on growing tumours against rebop: the workload where per-cell storage leaves
-the caches, beside the stationary one of benchmarks/agent.py. The agent engine runs with
-barcodes (every cell stored) and without (``barcode_at = "none"``: counts only, as rebop
-keeps them); the judged ratio is the latter's.
+"""Agent engine on growing tumours against rebop and the C loop: the workload where per-cell
+storage leaves the caches, beside the stationary one of benchmarks/agent.py. The agent
+engine runs with barcodes (in the lineage layout its settings choose: every cell, or counts
+per barcode past the caches) and without (``barcode_at = "none"``: counts only, as rebop
+keeps them); the judged ratio to rebop is the latter's.
 
 The model: 1,000 cells of one genotype with birth 1 and death 0.5 per cell per day, gaining
 one neutral mechanism with probability 1e-3 per division, untreated, grown to ``size``
@@ -9,7 +10,7 @@ cells (1e6; also 1e7 without ``--quick``). The agent engine stops on the event t
 the size (as a lethal burden) and counts its events; rebop runs the same network for the
 mean time to that size, ln(size / 1,000) / 0.5 days, and its events are counted as their
 expectation, (b + d) / (b - d) x (size - 1,000). The same event loop in C
-(benchmarks/reference/ssa.c, with and without barcodes) runs from each patient's generator
+(benchmarks/reference/ssa.c, in the engine's layout) runs from each patient's generator
 state, its trajectory checked identical to the kernel's. One thread each, medians of paired
 runs, compile and warm-up runs apart.
 
