@@ -18,7 +18,7 @@ import numba
 
 from refractory.benchmarks.agent import CELLS, MUTATION, RATE, scenario
 from refractory.benchmarks.measure import Row
-from refractory.compile import compile_model
+from refractory.compile import compile_model, genotype_names
 from refractory.engine import run_agent
 from refractory.kernels.model import P_EVENTS
 from refractory.kernels.streams import patient_states
@@ -73,10 +73,8 @@ def final_cells(raw, scenario) -> list[int]:
     """A one-patient run's cells of genotypes 0..3 at its end, in the C loop's order."""
     end = tables_from_chunk(raw, scenario)["clones"].query("moment == 'end'")
     sizes = dict(zip(end.mechanisms, end.cells, strict=True))
-    names = [m.name for m in scenario.mechanisms]
-    named = [g for g in range(4) if g < 1 << len(names)]
-    keys = ["+".join(names[i] for i in range(len(names)) if g >> i & 1) for g in named]
-    return [sizes.get(key, 0) for key in keys] + [0] * (4 - len(named))
+    names = tuple(m.name for m in scenario.mechanisms)
+    return [sizes.get(genotype_names(g, names), 0) if g >> len(names) == 0 else 0 for g in range(4)]
 
 
 def missing_compiler_row(section: str) -> Row:

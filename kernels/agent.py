@@ -5,8 +5,9 @@ by its daughters. Each event picks a uniformly random cell of the chosen clone. 
 keeps what the lineage outputs need in one of two layouts:
 
 - counts: each slot's cells per barcode in a Fenwick tree (kernels.lineages, ``tree``), a
-  few kilobytes per slot whatever the number of cells; used when it takes no more memory
-  than the other (``EngineSettings.agent_lineages``);
+  few kilobytes per slot whatever the number of cells; used for tumours too large for the
+  per-cell array to stay in the caches, with few barcodes (``EngineSettings.agent_lineages``,
+  refractory.compile.lineage_columns);
 - cells: one flat array of barcodes, grouped in blocks by clone slot: the cells of slot c are
   ``barcodes[starts[c]:starts[c + 1]]``. Adding or removing a cell moves one cell per later
   block (swap at the block edges), so an event costs O(clones), never O(cells), but reads a

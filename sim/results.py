@@ -358,8 +358,6 @@ def _drivers(
     sources = ("mechanisms", "site", "phenotype", "preexisting")
     return {
         column: pa.array(clones[source]).take(rows)
-        if source == "preexisting"
-        else clones[source].take(rows)
         for column, source in zip(DRIVER_COLUMNS, sources, strict=True)
     }
 
@@ -394,7 +392,7 @@ ArrowTables = dict[str, pa.Table]
 
 
 _TEXT, _REAL, _WHOLE, _FLAG = pa.string(), pa.float64(), pa.int64(), pa.bool_()
-_CLONE_TYPES = {"mechanisms": _TEXT, "parent_mechanisms": _TEXT, "site": _TEXT}
+_CLONE_TYPES = {"mechanisms": _TEXT, "parent_mechanisms": _TEXT, "site": _TEXT, "phenotype": _TEXT}
 #: The stored type of every column, so that every chunk of a table has the same schema (an
 #: empty chunk's text columns would otherwise have none) and a table's chunk files read as
 #: one dataset.
@@ -443,7 +441,6 @@ COLUMN_TYPES = {
         "moment": _TEXT,
         "day": _REAL,
         **_CLONE_TYPES,
-        "phenotype": _TEXT,
         "cells": _WHOLE,
         "first_seen_day": _REAL,
         "preexisting": _FLAG,
@@ -453,7 +450,6 @@ COLUMN_TYPES = {
         "day": _REAL,
         "line": _WHOLE,
         **_CLONE_TYPES,
-        "phenotype": _TEXT,
         "cells": _WHOLE,
     },
     "lineages": {

@@ -23,9 +23,9 @@ from refractory.settings import DEFAULT_SETTINGS, EngineSettings
 from refractory.variation import Variant, tag_tables, variants
 
 #: Patients per chunk on the CPU (the unit written and resumed by batches): making and
-#: writing a chunk's tables costs about 20 ms besides 14 us per patient, so chunks of 5,000
-#: keep a batch near the kernel's rate (refractory.benchmarks.pipeline), while an interrupted
-#: batch loses at most one chunk.
+#: writing the tables of 5,000 two-drug patients takes 45 to 70 ms of one core, a few
+#: percent of their kernel time, so a batch stays near the kernel's rate
+#: (refractory.benchmarks.pipeline), while an interrupted batch loses at most one chunk.
 DEFAULT_CHUNK = 5000
 #: Patients per chunk on the GPU: a launch needs about 1e5 patients to fill one.
 DEFAULT_GPU_CHUNK = 100_000
