@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,11 @@ from refractory.simulation import (
 )
 
 Tables = ArrowTables
+#: Threads writing a chunk's files: the scans table, the largest, takes about half the
+#: writing time, so more threads than cores or than tables gain nothing.
+WRITERS = min(5, os.cpu_count() or 1)
+#: The tables written at once, largest first; the patients file follows them.
+CONCURRENT_TABLES = ("scans", "clones", "lines", "trace", "lineages")
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,11 @@ def run_batch(
     started = time.perf_counter()
     from tqdm import tqdm
 
-    with tqdm(total=sum(t.patients for t in tasks), unit="patient", disable=not progress) as bar:
+    writers = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="refractory-writer")
+    with (
+        writers,
+        tqdm(total=sum(t.patients for t in tasks), unit="patient", disable=not progress) as bar,
+    ):
         missing = []
         for task in tasks:
             if _chunk_path(out, "patients", task.start, task.stop, key[task]).exists():
@@ -250,7 +259,7 @@ def run_batch(
             else:
                 missing.append(task)
         for task, tables in chunks(work, missing):
-            _write_chunk(out, task.start, task.stop, key[task], tables)
+            write_chunk(out, task.start, task.stop, key[task], tables, writers)
             bar.update(task.patients)
     files = [(task.start, task.stop, key[task]) for task in tasks]
     _remove_stale_chunks(out, files)
@@ -260,12 +269,20 @@ def run_batch(
     return Results(folder=out, manifest=record)  # tables read when first used
 
 
-def _write_chunk(out: Path, start: int, stop: int, key: str, tables: Tables) -> None:
-    """Write one chunk's tables; the patients file goes last and marks the chunk complete."""
-    for name in ("trace", "lineages", "scans", "lines", "clones", "patients"):
+def write_chunk(
+    out: Path, start: int, stop: int, key: str, tables: Tables, writers: Executor
+) -> None:
+    """Write one chunk's tables, all but the patients file at once on the ``writers``
+    (pyarrow releases the GIL), then the patients file, which marks the chunk complete."""
+
+    def write(name: str) -> None:
         path = _chunk_path(out, name, start, stop, key)
         path.parent.mkdir(exist_ok=True)
         write_arrow(tables[name], path)
+
+    for written in [writers.submit(write, name) for name in CONCURRENT_TABLES]:
+        written.result()
+    write("patients")
 
 
 def _remove_stale_chunks(out: Path, files: list[tuple[int, int, str]]) -> None:

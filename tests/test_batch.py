@@ -134,7 +134,7 @@ def test_interrupted_batch_resumes_to_identical_files(small_scenario_file, tmp_p
     import refractory.batch
 
     calls = {"n": 0}
-    real = refractory.batch._write_chunk
+    real = refractory.batch.write_chunk
 
     def crash_after_three(*args):
         if calls["n"] == 3:
@@ -142,10 +142,10 @@ def test_interrupted_batch_resumes_to_identical_files(small_scenario_file, tmp_p
         calls["n"] += 1
         real(*args)
 
-    monkeypatch.setattr(refractory.batch, "_write_chunk", crash_after_three)
+    monkeypatch.setattr(refractory.batch, "write_chunk", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         run_batch(scenario, tmp_path / "resumed", chunk_size=10)
-    monkeypatch.setattr(refractory.batch, "_write_chunk", real)
+    monkeypatch.setattr(refractory.batch, "write_chunk", real)
     done = sorted(p.name for p in (tmp_path / "resumed" / "patients.parquet").glob("*.parquet"))
     assert len(done) == 3
     run_batch(scenario, tmp_path / "resumed", chunk_size=10)

@@ -112,7 +112,7 @@ def test_a_batch_of_a_trial_resumes_per_point_arm_and_chunk(tmp_path, monkeypatc
         patients=24,
     )
     expected = refractory.simulate(scenario)
-    real, calls = batch._write_chunk, {"n": 0}
+    real, calls = batch.write_chunk, {"n": 0}
 
     def crash_after_five(*args):
         if calls["n"] == 5:
@@ -120,10 +120,10 @@ def test_a_batch_of_a_trial_resumes_per_point_arm_and_chunk(tmp_path, monkeypatc
         calls["n"] += 1
         real(*args)
 
-    monkeypatch.setattr(batch, "_write_chunk", crash_after_five)
+    monkeypatch.setattr(batch, "write_chunk", crash_after_five)
     with pytest.raises(KeyboardInterrupt):
         refractory.run_batch(scenario, tmp_path / "out", chunk_size=10)
-    monkeypatch.setattr(batch, "_write_chunk", real)
+    monkeypatch.setattr(batch, "write_chunk", real)
     resumed = refractory.run_batch(scenario, tmp_path / "out", chunk_size=10)
     for name, frame in expected.tables().items():
         pd.testing.assert_frame_equal(getattr(resumed, name), frame, obj=name)
