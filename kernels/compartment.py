@@ -204,47 +204,43 @@ def _grow(state, reals, meta, c, cells, span, moved):
 
 @njit(cache=True, _nrt=False)
 def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure, t, dt):
-    """Advance every clone by the exact transition over ``dt`` with new cells placed inside."""
+    """Advance every clone by the exact transition over ``dt`` with new cells placed inside:
+    first each clone in turn, then the groups of new cells they gave off (last queued first),
+    each grown and drawn from at one place in the loop (so the samplers compile once)."""
     mutation_rate = model.mutation_rate
     bins = model.mutant_bins
     meta[STACK_TOP] = 0
-    for c in range(meta[USED]):
-        cells = ints[c, CELLS]
-        if cells == 0:
-            continue
-        end, exposure_days, net = _grow(state, reals, meta, c, cells, dt, 0)
-        ints[c, CELLS] = end
-        _push_offspring(
-            state,
-            mutation_rate,
-            bins,
-            stack_ints,
-            stack_start,
-            meta,
-            reals,
-            c,
-            ints[c, GENOTYPE],
-            0,
-            exposure_days,
-            net,
-            0.0,
-            dt,
-        )
-    while meta[STACK_TOP] > 0:
-        top = meta[STACK_TOP] - 1
-        meta[STACK_TOP] = top
-        genotype = stack_ints[top, GENOTYPE]
-        start = stack_start[top]
-        c = find_slot(ints, reals, meta, genotype, t + start)
-        if c < 0:
-            parent = stack_ints[top, PARENT]
-            c = clone_slot(model, ints, reals, meta, genotype, parent, exposure, t + start)
-            if c < 0:
+    clones = meta[USED]
+    c = -1
+    next_clone = 0
+    while True:
+        if next_clone < clones:  # the clones present at the start of the step
+            c = next_clone
+            next_clone += 1
+            cells = ints[c, CELLS]
+            if cells == 0:
                 continue
+            genotype = ints[c, GENOTYPE]
+            start, moved, base = 0.0, 0, np.int64(0)
+        elif meta[STACK_TOP] > 0:  # a group of new cells, in its clone from its start
+            top = meta[STACK_TOP] - 1
+            meta[STACK_TOP] = top
+            genotype = stack_ints[top, GENOTYPE]
+            start = stack_start[top]
+            c = find_slot(ints, reals, meta, genotype, t + start)
+            if c < 0:
+                parent = stack_ints[top, PARENT]
+                c = clone_slot(model, ints, reals, meta, genotype, parent, exposure, t + start)
+                if c < 0:
+                    continue
+            cells = stack_ints[top, CELLS]
+            moved = stack_ints[top, MOVED]
+            base = ints[c, CELLS]
+        else:
+            return
         span = dt - start
-        moved = stack_ints[top, MOVED]
-        end, exposure_days, net = _grow(state, reals, meta, c, stack_ints[top, CELLS], span, moved)
-        ints[c, CELLS] += end
+        end, exposure_days, net = _grow(state, reals, meta, c, cells, span, moved)
+        ints[c, CELLS] = base + end
         _push_offspring(
             state,
             mutation_rate,

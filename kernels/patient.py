@@ -264,25 +264,22 @@ def _place_clone(state, model, work, genotype, cells):
 
 
 @njit(cache=True, _nrt=False)
-def _grow_to_treatment(state, model, work, out):
-    """Grow from one cell until a lineage reaches detection (a single cell restarts on
-    extinction), or place the initial clones; returns treatment start's day."""
-    if model.start_cells.shape[0] > 0:
-        for i in range(model.start_cells.shape[0]):
-            _place_clone(state, model, work, model.start_genotypes[i], model.start_cells[i])
-        place_cells(work.ints, work.meta, work.barcodes, work.starts)
-        return 0.0
-    while True:
-        work.meta[USED] = 0
-        founder = clone_slot(
-            model, work.ints, work.reals, work.meta, np.int64(0), np.int64(-1), work.exposure, 0.0
-        )
-        work.ints[founder, CELLS] = 1
-        place_cells(work.ints, work.meta, work.barcodes, work.starts)
-        t, reason = _advance(state, model, work, 0.0, np.inf, model.detection_cells)
-        if reason == REACHED_THRESHOLD:
-            out.patient[P_DAYS_TO_DETECTION] = t
-            return t
+def _plant_founder(model, work):
+    """One cell of the founder genotype, alone (again, after the last one's line died out)."""
+    work.meta[USED] = 0
+    founder = clone_slot(
+        model, work.ints, work.reals, work.meta, np.int64(0), np.int64(-1), work.exposure, 0.0
+    )
+    work.ints[founder, CELLS] = 1
+    place_cells(work.ints, work.meta, work.barcodes, work.starts)
+
+
+@njit(cache=True, _nrt=False)
+def _place_start_clones(state, model, work):
+    """The scenario's initial clones, in place of growth from one cell."""
+    for i in range(model.start_cells.shape[0]):
+        _place_clone(state, model, work, model.start_genotypes[i], model.start_cells[i])
+    place_cells(work.ints, work.meta, work.barcodes, work.starts)
 
 
 @njit(cache=True, _nrt=False)
@@ -420,24 +417,24 @@ def _next_decision(model, work):
 
 
 @njit(cache=True, _nrt=False)
-def _advance_to(state, model, work, out, stop, acting):
-    """Refill the exposure if it changed (at the step's middle while a dosed drug acts),
-    advance the tumour to ``stop`` (or what it reaches first), count the days on drug."""
+def _refresh_rates(model, work, stop, acting):
+    """Refill the exposure if it changed (at the middle of the step to ``stop`` while a dosed
+    drug acts) and every clone's rates with it."""
     q = work.policy
-    t, line = q[Q_NOW], int(q[Q_LINE])
-    drug_on = q[Q_DRUG_ON] == 1.0
     if q[Q_STALE] == 1.0 or acting:
         q[Q_STALE] = 0.0
+        t, line = q[Q_NOW], int(q[Q_LINE])
         fill_exposure(
-            model, line, drug_on, work.level, work.dosed_at, 0.5 * (t + stop), work.exposure
+            model,
+            line,
+            q[Q_DRUG_ON] == 1.0,
+            work.level,
+            work.dosed_at,
+            0.5 * (t + stop),
+            work.exposure,
         )
         for c in range(work.meta[USED]):
             set_rates(model, work.ints, work.reals, c, work.exposure)
-    now, reason = _advance(state, model, work, t, stop, model.lethal_cells)
-    if drug_on:
-        out.lines[line, L_DAYS_ON_DRUG] += now - t
-    q[Q_NOW] = now
-    return reason
 
 
 # What the tumour reached.
@@ -564,25 +561,37 @@ def _scan(state, model, work, out):
 
 
 @njit(cache=True, _nrt=False)
-def _treat(state, model, work, out):
-    """The decision loop, from treatment start to cure, lethal burden or the horizon."""
+def _next_stop(state, model, work, out):
+    """Under treatment, before the tumour advances: apply the decisions due and refresh the
+    rates; returns the next decision point (where the advance stops)."""
+    _apply_due_decisions(state, model, work, out)
+    stop, acting = _next_decision(model, work)
+    _refresh_rates(model, work, stop, acting)
+    return stop
+
+
+@njit(cache=True, _nrt=False)
+def _reached(state, model, work, out, now, reason):
+    """Under treatment, after the tumour advanced to ``now``: count the days on drug, then
+    end at cure, lethal burden or the horizon, or scan when one is due. Returns whether the
+    patient goes on."""
     q = work.policy
-    while True:
-        _apply_due_decisions(state, model, work, out)
-        stop, acting = _next_decision(model, work)
-        reason = _advance_to(state, model, work, out, stop, acting)
-        if reason == EXTINCT:
-            out.patient[P_CURED] = 1.0
-            q[Q_END_REASON] = END_CURED
-            return
-        if reason == REACHED_THRESHOLD:
-            _reach_lethal(work, out)
-            return
-        if q[Q_NOW] >= q[Q_HORIZON]:
-            q[Q_END_REASON] = END_HORIZON
-            return
-        if q[Q_NOW] >= q[Q_NEXT_SCAN]:
-            _scan(state, model, work, out)
+    if q[Q_DRUG_ON] == 1.0:
+        out.lines[int(q[Q_LINE]), L_DAYS_ON_DRUG] += now - q[Q_NOW]
+    q[Q_NOW] = now
+    if reason == EXTINCT:
+        out.patient[P_CURED] = 1.0
+        q[Q_END_REASON] = END_CURED
+        return False
+    if reason == REACHED_THRESHOLD:
+        _reach_lethal(work, out)
+        return False
+    if q[Q_NOW] >= q[Q_HORIZON]:
+        q[Q_END_REASON] = END_HORIZON
+        return False
+    if q[Q_NOW] >= q[Q_NEXT_SCAN]:
+        _scan(state, model, work, out)
+    return True
 
 
 @njit(cache=True, _nrt=False)
@@ -649,10 +658,31 @@ def simulate_patient(state, model, work, out):
     reset_workspace(model, work)
     out.patient[P_CURED] = 0.0
     out.patient[P_LETHAL] = 0.0
-    t = _grow_to_treatment(state, model, work, out)
-    _start_treatment(state, model, work, out, t)
-    if model.line_drugs.shape[0] > 0 or model.start_cells.shape[0] > 0:
-        _treat(state, model, work, out)
+    treated = model.line_drugs.shape[0] > 0 or model.start_cells.shape[0] > 0
+    growing = model.start_cells.shape[0] == 0
+    if growing:
+        _plant_founder(model, work)
+    else:
+        _place_start_clones(state, model, work)
+        _start_treatment(state, model, work, out, 0.0)
+    while growing or treated:
+        # The one place the tumour advances (the GPU kernel inlines it once).
+        if growing:  # from one cell to detection
+            t, stop, threshold = 0.0, np.inf, model.detection_cells
+        else:  # to the next decision point, or cure or lethal burden
+            stop = _next_stop(state, model, work, out)
+            t, threshold = work.policy[Q_NOW], model.lethal_cells
+        now, reason = _advance(state, model, work, t, stop, threshold)
+        if not growing:
+            if not _reached(state, model, work, out, now, reason):
+                break
+        elif reason == REACHED_THRESHOLD:
+            growing = False
+            out.patient[P_DAYS_TO_DETECTION] = now
+            _start_treatment(state, model, work, out, now)
+        else:  # the founder's line died out: a new founder
+            _plant_founder(model, work)
+    if treated:
         _close_line(work, out)
     _finish(work, out)
 
