@@ -12,6 +12,7 @@ code, as the driver does at the first launch. Part of ``refractory bench``; also
 """
 
 import argparse
+import importlib.util
 import shutil
 import subprocess
 import tempfile
@@ -59,12 +60,12 @@ def _ptxas() -> str | None:
 def compile_rows() -> list[Row]:
     """The two-drug kernel's first compile measured on this CPU, no GPU needed: numba to PTX
     for compute capability 9.0 (the device query answered as an H100 would), then ptxas.
-    No rows without numba-cuda."""
-    try:
-        import numba.cuda.dispatcher as dispatcher
-        from numba import cuda
-    except ImportError:
+    No rows without numba-cuda (numba's own deprecated CUDA target does not count)."""
+    if importlib.util.find_spec("numba_cuda") is None:
         return []
+    import numba.cuda.dispatcher as dispatcher
+    from numba import cuda
+
     from refractory.engine import allocate_outputs
     from refractory.kernels import gpu
     from refractory.kernels.model import shared_rows
@@ -83,13 +84,15 @@ def compile_rows() -> list[Row]:
     signature = tuple(numba.typeof(argument) for argument in arguments)
     asked, dispatcher.get_current_device = dispatcher.get_current_device, H100
     gpu._numpy_compat()
+    workload = "two-drug kernel for compute capability 9.0, on this CPU"
     try:
         started = time.perf_counter()
         ptx, _ = cuda.compile_ptx(gpu._one_thread_per_patient, signature, cc=(9, 0))
         to_ptx = time.perf_counter() - started
+    except Exception as error:  # no NVVM (numba-cuda without a toolkit): say so, go on
+        return [Row(SECTION, workload, "not run", float("nan"), "", 0, judged_by=str(error))]
     finally:
         dispatcher.get_current_device = asked
-    workload = "two-drug kernel for compute capability 9.0, on this CPU"
     found = [Row(SECTION, workload, "numba to PTX", to_ptx, "s", 1, extra={"ptx_bytes": len(ptx)})]
     ptxas = _ptxas()
     if ptxas is None:
