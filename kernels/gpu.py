@@ -22,7 +22,7 @@ except ImportError:  # a numba without its CUDA target: the CPU loop below still
     cuda = None
 
 from refractory.kernels.model import ENGINE_AGENT, PatientModel, patient_model
-from refractory.kernels.patient import simulate_patient
+from refractory.kernels.patient import advance_clones, advance_tumour, simulate_patient
 from refractory.kernels.records import (
     Outputs,
     Workspace,
@@ -30,6 +30,21 @@ from refractory.kernels.records import (
     patient_outputs,
     patient_workspace,
 )
+
+if cuda is not None:
+    from numba.extending import overload
+
+    @overload(advance_tumour, target="cuda")
+    def _advance_on_gpu(state, model, work, t, t_stop, threshold):
+        """On the GPU the tumour advances on the clone table (the compartment engine, the only
+        one the GPU runs): the kernel compiles without the agent engine's cell-by-cell code,
+        which took a fifth of numba's compile and a third of ptxas's."""
+
+        def advance_on_gpu(state, model, work, t, t_stop, threshold):
+            return advance_clones(state, model, work, t, t_stop, threshold)
+
+        return advance_on_gpu
+
 
 #: Threads per block (32, 64 and 128 measured the same on an H100).
 THREADS_PER_BLOCK = 64

@@ -12,6 +12,7 @@ state lives in named slots of ``Workspace.policy``.
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import overload
 
 from refractory.kernels.agent import advance as agent_advance
 from refractory.kernels.agent import label_cells, place_cells, snapshot_lineages
@@ -120,25 +121,9 @@ from refractory.kernels.treatment import (
 
 
 @njit(cache=True, _nrt=False)
-def _advance(state, model, work, t, t_stop, threshold):
-    """Advance the tumour with the model's engine: cell by cell (the agent engine with
-    barcodes), or on the clone table (the compartment engine; the agent engine without
-    barcodes, whose ``exact_below`` is infinite: event by event at every size)."""
-    if model.engine == ENGINE_AGENT and model.agent_cells > 0:
-        return agent_advance(
-            state,
-            model,
-            work.ints,
-            work.reals,
-            work.meta,
-            work.barcodes,
-            work.starts,
-            work.lineages,
-            work.exposure,
-            t,
-            t_stop,
-            threshold,
-        )
+def advance_clones(state, model, work, t, t_stop, threshold):
+    """Advance the tumour on the clone table: the compartment engine, and the agent engine
+    without barcodes (whose ``exact_below`` is infinite: event by event at every size)."""
     return advance(
         state,
         model,
@@ -152,6 +137,39 @@ def _advance(state, model, work, t, t_stop, threshold):
         t_stop,
         threshold,
     )
+
+
+def advance_tumour(state, model, work, t, t_stop, threshold):
+    """Advance the tumour with the model's engine to ``t_stop``, extinction or ``threshold``;
+    returns (time, reason). Compiled code only: numba takes the implementation registered for
+    its target, the CPU's below, the GPU's in kernels.gpu (the compartment engine alone, so
+    the GPU kernel compiles without the agent engine's code)."""
+    raise TypeError("advance_tumour is called from compiled code only")
+
+
+@overload(advance_tumour, target="cpu", jit_options={"_nrt": False})
+def _advance_on_cpu(state, model, work, t, t_stop, threshold):
+    """On the CPU: cell by cell for the agent engine with barcodes, else on the clone table."""
+
+    def advance_either(state, model, work, t, t_stop, threshold):
+        if model.engine == ENGINE_AGENT and model.agent_cells > 0:
+            return agent_advance(
+                state,
+                model,
+                work.ints,
+                work.reals,
+                work.meta,
+                work.barcodes,
+                work.starts,
+                work.lineages,
+                work.exposure,
+                t,
+                t_stop,
+                threshold,
+            )
+        return advance_clones(state, model, work, t, t_stop, threshold)
+
+    return advance_either
 
 
 # Outputs written at the moments a decision records something.
@@ -672,7 +690,7 @@ def simulate_patient(state, model, work, out):
         else:  # to the next decision point, or cure or lethal burden
             stop = _next_stop(state, model, work, out)
             t, threshold = work.policy[Q_NOW], model.lethal_cells
-        now, reason = _advance(state, model, work, t, stop, threshold)
+        now, reason = advance_tumour(state, model, work, t, stop, threshold)
         if not growing:
             if not _reached(state, model, work, out, now, reason):
                 break
