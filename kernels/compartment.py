@@ -211,7 +211,6 @@ def tau_step(state, model, ints, reals, meta, stack_ints, stack_start, exposure,
     bins = model.mutant_bins
     meta[STACK_TOP] = 0
     clones = meta[USED]
-    c = -1
     next_clone = 0
     while True:
         if next_clone < clones:  # the clones present at the start of the step

@@ -115,6 +115,26 @@ def _numpy_compat():
         np.row_stack = np.vstack
 
 
+def ptx_without_gpu(arguments: tuple, cc: tuple[int, int] = (9, 0)) -> str:
+    """The kernel compiled to PTX for compute capability ``cc`` for these (states, rows,
+    workspace, outputs), no GPU needed: compiling device functions asks the driver for the
+    device's compute capability, so the query is answered with ``cc`` meanwhile."""
+    import numba
+    import numba.cuda.dispatcher as dispatcher
+
+    class Device:
+        compute_capability = cc
+
+    asked, dispatcher.get_current_device = dispatcher.get_current_device, Device
+    _numpy_compat()
+    try:
+        signature = tuple(numba.typeof(argument) for argument in arguments)
+        ptx, _ = cuda.compile_ptx(_one_thread_per_patient, signature, cc=cc)
+    finally:
+        dispatcher.get_current_device = asked
+    return ptx
+
+
 def simulate_batch_gpu(states, rows, outputs: Outputs):
     """``refractory.kernels.patient.simulate_batch`` on the GPU for the compartment engine:
     the same arguments; the host arrays of ``outputs`` are filled in place."""
